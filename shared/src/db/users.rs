@@ -1,0 +1,302 @@
+//! Users: who they are, their application status, role and preferences.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use diesel::prelude::*;
+
+use super::schema::users;
+use super::types::{DepartmentId, OptionalUtcTime, TelegramId, UserId, UtcTime};
+use super::{DbConn, DbError};
+use crate::domain::user::{Language, Role, Status, WorkStatus};
+
+/// A stored user.
+#[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable)]
+#[diesel(table_name = users)]
+pub struct User {
+    pub id: UserId,
+    pub telegram_id: TelegramId,
+    pub username: Option<String>,
+    pub first_name: String,
+    pub last_name: String,
+    pub department_id: Option<DepartmentId>,
+    pub status: Status,
+    pub role: Option<Role>,
+    pub is_admin: bool,
+    pub language: Language,
+    pub time_zone: String,
+    pub email: Option<String>,
+    pub work_status: WorkStatus,
+    pub work_status_until: Option<NaiveDate>,
+    #[diesel(deserialize_as = OptionalUtcTime)]
+    pub unreachable_at: Option<DateTime<Utc>>,
+    #[diesel(deserialize_as = OptionalUtcTime)]
+    pub decided_at: Option<DateTime<Utc>>,
+    pub decided_by: Option<UserId>,
+    #[diesel(deserialize_as = UtcTime)]
+    pub created_at: DateTime<Utc>,
+    #[diesel(deserialize_as = UtcTime)]
+    pub updated_at: DateTime<Utc>,
+}
+
+impl User {
+    /// "First Last", as shown to other users.
+    pub fn full_name(&self) -> String {
+        format!("{} {}", self.first_name, self.last_name)
+    }
+
+    pub fn is_active(&self) -> bool {
+        self.status == Status::Active
+    }
+}
+
+/// What registration stores about a new user.
+#[derive(Debug, Clone)]
+pub struct NewUser {
+    pub telegram_id: TelegramId,
+    pub username: Option<String>,
+    pub first_name: String,
+    pub last_name: String,
+    pub department_id: Option<DepartmentId>,
+    pub status: Status,
+    pub role: Option<Role>,
+    pub is_admin: bool,
+    pub language: Language,
+    pub time_zone: String,
+}
+
+#[derive(Insertable)]
+#[diesel(table_name = users, treat_none_as_default_value = false)]
+struct UserRow<'a> {
+    telegram_id: TelegramId,
+    username: Option<&'a str>,
+    first_name: &'a str,
+    last_name: &'a str,
+    department_id: Option<DepartmentId>,
+    status: Status,
+    role: Option<Role>,
+    is_admin: bool,
+    language: Language,
+    time_zone: &'a str,
+    created_at: UtcTime,
+    updated_at: UtcTime,
+}
+
+/// Stores a new user; fails with a unique violation if the Telegram id exists.
+pub fn insert(conn: &mut DbConn, new: &NewUser, now: DateTime<Utc>) -> Result<User, DbError> {
+    let id: UserId = diesel::insert_into(users::table)
+        .values(UserRow {
+            telegram_id: new.telegram_id,
+            username: new.username.as_deref(),
+            first_name: &new.first_name,
+            last_name: &new.last_name,
+            department_id: new.department_id,
+            status: new.status,
+            role: new.role,
+            is_admin: new.is_admin,
+            language: new.language,
+            time_zone: &new.time_zone,
+            created_at: now.into(),
+            updated_at: now.into(),
+        })
+        .returning(users::id)
+        .get_result(conn)?;
+    get(conn, id)
+}
+
+pub fn get(conn: &mut DbConn, id: UserId) -> Result<User, DbError> {
+    Ok(users::table
+        .find(id)
+        .select(User::as_select())
+        .first(conn)?)
+}
+
+pub fn find(conn: &mut DbConn, id: UserId) -> Result<Option<User>, DbError> {
+    Ok(users::table
+        .find(id)
+        .select(User::as_select())
+        .first(conn)
+        .optional()?)
+}
+
+pub fn find_by_telegram_id(
+    conn: &mut DbConn,
+    telegram_id: TelegramId,
+) -> Result<Option<User>, DbError> {
+    Ok(users::table
+        .filter(users::telegram_id.eq(telegram_id))
+        .select(User::as_select())
+        .first(conn)
+        .optional()?)
+}
+
+/// Active admins, who receive registration requests and reports.
+pub fn active_admins(conn: &mut DbConn) -> Result<Vec<User>, DbError> {
+    Ok(users::table
+        .filter(users::is_admin.eq(true))
+        .filter(users::status.eq(Status::Active))
+        .order(users::id)
+        .select(User::as_select())
+        .load(conn)?)
+}
+
+/// Users with the given status, oldest first (e.g. the pending list).
+pub fn with_status(conn: &mut DbConn, status: Status) -> Result<Vec<User>, DbError> {
+    Ok(users::table
+        .filter(users::status.eq(status))
+        .order(users::id)
+        .select(User::as_select())
+        .load(conn)?)
+}
+
+/// Moves a user from `from` to `to` status only if they are still in `from`
+/// (a second admin pressing the same button changes nothing). Returns
+/// whether it happened.
+pub fn decide(
+    conn: &mut DbConn,
+    id: UserId,
+    from: Status,
+    to: Status,
+    role: Option<Role>,
+    decided_by: Option<UserId>,
+    now: DateTime<Utc>,
+) -> Result<bool, DbError> {
+    let changed = diesel::update(users::table.find(id).filter(users::status.eq(from)))
+        .set((
+            users::status.eq(to),
+            users::role.eq(role),
+            users::decided_at.eq(Some(UtcTime::from(now))),
+            users::decided_by.eq(decided_by),
+            users::updated_at.eq(UtcTime::from(now)),
+        ))
+        .execute(conn)?;
+    Ok(changed == 1)
+}
+
+/// Changes an active user's role. Returns whether the user was active.
+pub fn set_role(
+    conn: &mut DbConn,
+    id: UserId,
+    role: Role,
+    now: DateTime<Utc>,
+) -> Result<bool, DbError> {
+    let changed = diesel::update(
+        users::table
+            .find(id)
+            .filter(users::status.eq(Status::Active)),
+    )
+    .set((
+        users::role.eq(Some(role)),
+        users::updated_at.eq(UtcTime::from(now)),
+    ))
+    .execute(conn)?;
+    Ok(changed == 1)
+}
+
+/// Grants or revokes the admin flag. Revoking is refused (returns false) when
+/// it would leave no active admin.
+pub fn set_admin(
+    conn: &mut DbConn,
+    id: UserId,
+    is_admin: bool,
+    now: DateTime<Utc>,
+) -> Result<bool, DbError> {
+    if !is_admin && count_other_active_admins(conn, id)? == 0 {
+        return Ok(false);
+    }
+    let changed = diesel::update(users::table.find(id))
+        .set((
+            users::is_admin.eq(is_admin),
+            users::updated_at.eq(UtcTime::from(now)),
+        ))
+        .execute(conn)?;
+    Ok(changed == 1)
+}
+
+/// Active admins other than `id`: the last admin cannot step down.
+pub fn count_other_active_admins(conn: &mut DbConn, id: UserId) -> Result<i64, DbError> {
+    Ok(users::table
+        .filter(users::is_admin.eq(true))
+        .filter(users::status.eq(Status::Active))
+        .filter(users::id.ne(id))
+        .count()
+        .get_result(conn)?)
+}
+
+pub fn set_language(
+    conn: &mut DbConn,
+    id: UserId,
+    language: Language,
+    now: DateTime<Utc>,
+) -> Result<(), DbError> {
+    diesel::update(users::table.find(id))
+        .set((
+            users::language.eq(language),
+            users::updated_at.eq(UtcTime::from(now)),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+pub fn set_time_zone(
+    conn: &mut DbConn,
+    id: UserId,
+    zone: chrono_tz::Tz,
+    now: DateTime<Utc>,
+) -> Result<(), DbError> {
+    diesel::update(users::table.find(id))
+        .set((
+            users::time_zone.eq(zone.name()),
+            users::updated_at.eq(UtcTime::from(now)),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+pub fn set_email(
+    conn: &mut DbConn,
+    id: UserId,
+    email: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<(), DbError> {
+    diesel::update(users::table.find(id))
+        .set((
+            users::email.eq(email),
+            users::updated_at.eq(UtcTime::from(now)),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+pub fn set_work_status(
+    conn: &mut DbConn,
+    id: UserId,
+    status: WorkStatus,
+    until: Option<NaiveDate>,
+    now: DateTime<Utc>,
+) -> Result<(), DbError> {
+    let until = if status == WorkStatus::Working {
+        None
+    } else {
+        until
+    };
+    diesel::update(users::table.find(id))
+        .set((
+            users::work_status.eq(status),
+            users::work_status_until.eq(until),
+            users::updated_at.eq(UtcTime::from(now)),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Records that Telegram refused delivery (the user blocked the bot), or
+/// clears it when they write again.
+pub fn set_unreachable(
+    conn: &mut DbConn,
+    id: UserId,
+    at: Option<DateTime<Utc>>,
+) -> Result<(), DbError> {
+    diesel::update(users::table.find(id))
+        .set(users::unreachable_at.eq(at.map(UtcTime::from)))
+        .execute(conn)?;
+    Ok(())
+}

@@ -1,0 +1,10 @@
+//! The project's test kit: real databases per test, helpers that build and
+//! spawn the real binaries, and (later) fake Telegram and Google servers.
+
+#![expect(
+    clippy::expect_used,
+    reason = "test kit: a failed setup must stop the test at once"
+)]
+
+pub mod bins;
+pub mod db;

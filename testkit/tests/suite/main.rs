@@ -1,0 +1,32 @@
+//! The project's integration suite: repositories on both real databases and
+//! the real binaries spawned as processes.
+
+#![expect(
+    clippy::unwrap_used,
+    reason = "a test fails loudly at the first surprise"
+)]
+
+/// Declares each listed `async fn(TestDb)` as one test per backend.
+macro_rules! on_both_backends {
+    ($($name:ident),+ $(,)?) => {
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name(testkit::db::TestDb::postgres().await).await;
+                }
+            )+
+        }
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name(testkit::db::TestDb::sqlite().await).await;
+                }
+            )+
+        }
+    };
+}
+
+mod binaries;
+mod storage;
