@@ -53,12 +53,13 @@ fn main() -> ExitCode {
 
 /// Runs the worker until SIGTERM or SIGINT.
 async fn serve(config: Config) -> anyhow::Result<()> {
+    let mut shutdown = startup::ShutdownSignal::listen().context("cannot listen for signals")?;
     let clock = Clock::from_setting(config.test_clock_file.as_deref());
     let db = startup::prepare_database(&config, &clock)
         .await
         .context("cannot prepare the database")?;
     tracing::info!(backend = %db.backend(), "worker started");
-    startup::shutdown_signal().await;
+    shutdown.recv().await;
     tracing::info!("worker stopping");
     db.close();
     Ok(())
