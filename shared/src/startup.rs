@@ -69,6 +69,45 @@ pub async fn prepare_database(config: &Config, clock: &Clock) -> Result<Db, DbEr
     Ok(db)
 }
 
+/// Runs a service binary: loads the settings (exit 2 on a mistake), starts
+/// the runtime and the signal listeners, and runs `serve` until it returns.
+/// An error is logged with its whole chain and ends the process with exit 1.
+pub fn run_service<F, Fut, E>(binary: &str, serve: F) -> ExitCode
+where
+    F: FnOnce(Config, ShutdownSignal) -> Fut,
+    Fut: Future<Output = Result<(), E>>,
+    E: std::fmt::Display,
+{
+    let config = match load_config(binary) {
+        Ok(config) => config,
+        Err(code) => return code,
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            tracing::error!(%error, "cannot start the async runtime");
+            return ExitCode::from(EXIT_FAILURE);
+        }
+    };
+    let outcome = runtime.block_on(async {
+        let shutdown = match ShutdownSignal::listen() {
+            Ok(shutdown) => shutdown,
+            Err(error) => return Err(format!("cannot listen for signals: {error}")),
+        };
+        serve(config, shutdown).await.map_err(|e| format!("{e:#}"))
+    });
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            tracing::error!(error, "{binary} stopped");
+            ExitCode::from(EXIT_FAILURE)
+        }
+    }
+}
+
 /// The `migrate` subcommand: apply migrations and exit.
 pub fn run_migrate(binary: &str) -> ExitCode {
     let config = match load_database_config(binary) {

@@ -7,7 +7,7 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use shared::clock::Clock;
 use shared::config::Config;
-use shared::startup;
+use shared::startup::{self, ShutdownSignal};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -27,33 +27,14 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
-    match cli.command {
+    match Cli::parse().command {
         Some(Command::Migrate) => startup::run_migrate("worker"),
-        None => {
-            let config = match startup::load_config("worker") {
-                Ok(config) => config,
-                Err(code) => return code,
-            };
-            let outcome = tokio::runtime::Builder::new_multi_thread()
-                .enable_all()
-                .build()
-                .context("cannot start the async runtime")
-                .and_then(|runtime| runtime.block_on(serve(config)));
-            match outcome {
-                Ok(()) => ExitCode::SUCCESS,
-                Err(error) => {
-                    tracing::error!(error = format!("{error:#}"), "worker stopped");
-                    ExitCode::from(startup::EXIT_FAILURE)
-                }
-            }
-        }
+        None => startup::run_service("worker", serve),
     }
 }
 
 /// Runs the worker until SIGTERM or SIGINT.
-async fn serve(config: Config) -> anyhow::Result<()> {
-    let mut shutdown = startup::ShutdownSignal::listen().context("cannot listen for signals")?;
+async fn serve(config: Config, mut shutdown: ShutdownSignal) -> anyhow::Result<()> {
     let clock = Clock::from_setting(config.test_clock_file.as_deref());
     let db = startup::prepare_database(&config, &clock)
         .await

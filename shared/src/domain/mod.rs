@@ -5,5 +5,23 @@
 //! `AsExpression`/`FromSqlRow` markers so they can be stored as TEXT; their
 //! SQL conversions live in `crate::db::types`.
 
+/// Declares an enum stored as TEXT under its snake_case variant names
+/// (`SickLeave` is `sick_leave` in the database, JSON and logs).
+macro_rules! stored_enum {
+    ($(#[$meta:meta])* $vis:vis enum $name:ident { $($body:tt)* }) => {
+        $(#[$meta])*
+        #[derive(
+            Debug, Clone, Copy, PartialEq, Eq, Hash,
+            serde::Serialize, serde::Deserialize,
+            strum::EnumString, strum::IntoStaticStr, strum::Display, strum::VariantArray,
+            diesel::AsExpression, diesel::FromSqlRow,
+        )]
+        #[strum(serialize_all = "snake_case")]
+        #[serde(rename_all = "snake_case")]
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        $vis enum $name { $($body)* }
+    };
+}
+
 pub mod settings;
 pub mod user;

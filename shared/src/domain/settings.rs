@@ -4,60 +4,24 @@
 //! from the `booking_settings` row.
 
 use chrono::{NaiveTime, TimeDelta};
-use diesel::sql_types::Text;
-use diesel::{AsExpression, FromSqlRow};
 use serde::{Deserialize, Serialize};
 
-/// Whether a manager books one owner at a time or all owners together.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Hash,
-    Serialize,
-    Deserialize,
-    strum::EnumString,
-    strum::IntoStaticStr,
-    strum::Display,
-    strum::VariantArray,
-    AsExpression,
-    FromSqlRow,
-)]
-#[strum(serialize_all = "snake_case")]
-#[serde(rename_all = "snake_case")]
-#[diesel(sql_type = Text)]
-pub enum BookingMode {
-    Single,
-    Collective,
+stored_enum! {
+    /// Whether a manager books one owner at a time or all owners together.
+    pub enum BookingMode {
+        Single,
+        Collective,
+    }
 }
 
-/// The calendar period the per-manager booking limit counts over.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Hash,
-    Serialize,
-    Deserialize,
-    strum::EnumString,
-    strum::IntoStaticStr,
-    strum::Display,
-    strum::VariantArray,
-    AsExpression,
-    FromSqlRow,
-)]
-#[strum(serialize_all = "snake_case")]
-#[serde(rename_all = "snake_case")]
-#[diesel(sql_type = Text)]
-pub enum LimitPeriod {
-    /// ISO week, Monday to Sunday, in the company zone.
-    Week,
-    /// Calendar month in the company zone.
-    Month,
+stored_enum! {
+    /// The calendar period the per-manager booking limit counts over.
+    pub enum LimitPeriod {
+        /// ISO week, Monday to Sunday, in the company zone.
+        Week,
+        /// Calendar month in the company zone.
+        Month,
+    }
 }
 
 /// Company-wide booking rules.

@@ -1,115 +1,43 @@
 //! Who a user is to the bot: application status, role, availability, language.
 
-use diesel::sql_types::Text;
-use diesel::{AsExpression, FromSqlRow};
-use serde::{Deserialize, Serialize};
-
-/// Where a user stands with their application.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Hash,
-    Serialize,
-    Deserialize,
-    strum::EnumString,
-    strum::IntoStaticStr,
-    strum::Display,
-    strum::VariantArray,
-    AsExpression,
-    FromSqlRow,
-)]
-#[strum(serialize_all = "snake_case")]
-#[serde(rename_all = "snake_case")]
-#[diesel(sql_type = Text)]
-pub enum Status {
-    /// Registered and waiting for an admin's decision.
-    Pending,
-    /// Approved; has a role.
-    Active,
-    /// Turned down; may apply again.
-    Rejected,
-    /// Access withdrawn by an admin; may not apply again.
-    Removed,
+stored_enum! {
+    /// Where a user stands with their application.
+    pub enum Status {
+        /// Registered and waiting for an admin's decision.
+        Pending,
+        /// Approved; has a role.
+        Active,
+        /// Turned down; may apply again.
+        Rejected,
+        /// Access withdrawn by an admin; may not apply again.
+        Removed,
+    }
 }
 
-/// What an active user does: books time (manager) or offers it (owner).
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Hash,
-    Serialize,
-    Deserialize,
-    strum::EnumString,
-    strum::IntoStaticStr,
-    strum::Display,
-    strum::VariantArray,
-    AsExpression,
-    FromSqlRow,
-)]
-#[strum(serialize_all = "snake_case")]
-#[serde(rename_all = "snake_case")]
-#[diesel(sql_type = Text)]
-pub enum Role {
-    Manager,
-    Owner,
+stored_enum! {
+    /// What an active user does: books time (manager) or offers it (owner).
+    pub enum Role {
+        Manager,
+        Owner,
+    }
 }
 
-/// A manager's availability; anything but `Working` pauses nudges and booking.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Hash,
-    Serialize,
-    Deserialize,
-    strum::EnumString,
-    strum::IntoStaticStr,
-    strum::Display,
-    strum::VariantArray,
-    AsExpression,
-    FromSqlRow,
-)]
-#[strum(serialize_all = "snake_case")]
-#[serde(rename_all = "snake_case")]
-#[diesel(sql_type = Text)]
-pub enum WorkStatus {
-    Working,
-    Vacation,
-    SickLeave,
-    BusinessTrip,
+stored_enum! {
+    /// A manager's availability; anything but `Working` pauses nudges and booking.
+    pub enum WorkStatus {
+        Working,
+        Vacation,
+        SickLeave,
+        BusinessTrip,
+    }
 }
 
-/// The two languages the bot speaks.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Hash,
-    Serialize,
-    Deserialize,
-    strum::EnumString,
-    strum::IntoStaticStr,
-    strum::Display,
-    strum::VariantArray,
-    AsExpression,
-    FromSqlRow,
-)]
-#[strum(serialize_all = "snake_case")]
-#[serde(rename_all = "snake_case")]
-#[diesel(sql_type = Text)]
-pub enum Language {
-    Ru,
-    En,
+stored_enum! {
+    /// The two languages the bot speaks.
+    pub enum Language {
+        Ru,
+        En,
+    }
 }
 
 impl Language {

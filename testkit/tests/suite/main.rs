@@ -29,4 +29,5 @@ macro_rules! on_both_backends {
 }
 
 mod binaries;
+mod fake_telegram;
 mod storage;

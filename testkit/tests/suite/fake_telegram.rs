@@ -1,0 +1,1 @@
+//! The fake Telegram Bot API behaves like the real one.
