@@ -8,5 +8,6 @@ pub mod clock;
 pub mod config;
 pub mod db;
 pub mod domain;
+pub mod jobs;
 pub mod startup;
 pub mod telemetry;

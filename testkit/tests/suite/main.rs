@@ -30,4 +30,5 @@ macro_rules! on_both_backends {
 
 mod binaries;
 mod fake_telegram;
+mod queue;
 mod storage;

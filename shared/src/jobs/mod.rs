@@ -1,0 +1,1 @@
+//! Job payloads and the queue: the contract between the bot and the worker.

@@ -1,0 +1,1 @@
+//! The job queue on both backends: push, idempotency, retries, recovery.
