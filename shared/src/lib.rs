@@ -8,6 +8,8 @@ pub mod clock;
 pub mod config;
 pub mod db;
 pub mod domain;
+pub mod i18n;
 pub mod jobs;
 pub mod startup;
+pub mod telegram;
 pub mod telemetry;

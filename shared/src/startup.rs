@@ -8,6 +8,7 @@ use std::process::ExitCode;
 use crate::clock::Clock;
 use crate::config::{self, Config, ConfigError, DatabaseConfig, Env, LogConfig};
 use crate::db::{self, Db, DbError};
+use crate::jobs::{Queue, QueueError, QueueSettings};
 use crate::telemetry;
 
 /// Exit code of a process stopped by a configuration mistake.
@@ -42,10 +43,21 @@ pub fn load_database_config(binary: &str) -> Result<DatabaseConfig, ExitCode> {
     Ok(database)
 }
 
-/// Opens the pool and applies pending migrations under the migration lock.
-pub async fn open_database(config: &DatabaseConfig) -> Result<Db, DbError> {
+/// Why the database or the queue could not be prepared.
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error(transparent)]
+    Db(#[from] DbError),
+    #[error(transparent)]
+    Queue(#[from] QueueError),
+}
+
+/// Opens the pool and applies pending migrations (ours under the migration
+/// lock, then the job queue's own tables).
+pub async fn open_database(config: &DatabaseConfig) -> Result<Db, StartupError> {
     let db = Db::connect(&config.url, config.pool_size).await?;
     let report = db::migrate::run(&db).await?;
+    Queue::setup(&config.url).await?;
     if report.applied.is_empty() {
         tracing::info!(database = %config.url.redacted(), "database schema is current");
     } else {
@@ -60,13 +72,18 @@ pub async fn open_database(config: &DatabaseConfig) -> Result<Db, DbError> {
 
 /// Opens the database and stores the booking-settings defaults if absent:
 /// what every service does before it starts working.
-pub async fn prepare_database(config: &Config, clock: &Clock) -> Result<Db, DbError> {
+pub async fn prepare_database(config: &Config, clock: &Clock) -> Result<Db, StartupError> {
     let db = open_database(&config.database).await?;
     let defaults = config.booking_defaults.clone();
     let now = clock.now();
     db.write(move |conn| db::booking_settings::ensure_defaults(conn, &defaults, now))
         .await?;
     Ok(db)
+}
+
+/// Connects to the job queue with the configured knobs.
+pub async fn open_queue(config: &Config) -> Result<Queue, QueueError> {
+    Queue::connect(&config.database.url, QueueSettings::from(&config.queue)).await
 }
 
 /// Runs a service binary: loads the settings (exit 2 on a mistake), starts
@@ -128,7 +145,7 @@ pub fn run_migrate(binary: &str) -> ExitCode {
     let outcome = runtime.block_on(async {
         let db = open_database(&config).await?;
         db.close();
-        Ok::<_, DbError>(())
+        Ok::<_, StartupError>(())
     });
     match outcome {
         Ok(()) => ExitCode::SUCCESS,

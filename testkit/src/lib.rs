@@ -8,3 +8,6 @@
 
 pub mod bins;
 pub mod db;
+pub mod fake_telegram;
+pub mod process;
+pub mod stack;

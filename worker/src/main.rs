@@ -1,13 +1,23 @@
-//! The worker: consumes the job queue (calendar sync, reminders, outbound
-//! messages) and runs the periodic work; any number of copies may run.
+//! The worker: consumes the job queue (outbound messages now; calendar sync
+//! and reminders later) and runs the periodic work; any number of copies may
+//! run side by side.
+
+mod jobs;
+mod periodic;
 
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use shared::clock::Clock;
 use shared::config::Config;
+use shared::jobs::Runner;
 use shared::startup::{self, ShutdownSignal};
+use shared::telegram::TelegramClient;
+use shared::telegram::delivery::Delivery;
+
+use crate::jobs::Clients;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -33,15 +43,51 @@ fn main() -> ExitCode {
     }
 }
 
-/// Runs the worker until SIGTERM or SIGINT.
+/// Runs the worker until SIGTERM or SIGINT: in-flight jobs finish first.
 async fn serve(config: Config, mut shutdown: ShutdownSignal) -> anyhow::Result<()> {
     let clock = Clock::from_setting(config.test_clock_file.as_deref());
     let db = startup::prepare_database(&config, &clock)
         .await
         .context("cannot prepare the database")?;
+    let queue = startup::open_queue(&config)
+        .await
+        .context("cannot open the job queue")?;
+    let client =
+        TelegramClient::new(&config.telegram).context("cannot build the Telegram client")?;
+    let delivery = Delivery::new(db.clone(), client, clock.clone(), &config.telegram);
+    let worker_name = periodic::worker_name();
+
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let ticker = tokio::spawn(
+        periodic::Ticker {
+            db: db.clone(),
+            queue: queue.clone(),
+            clock: clock.clone(),
+            every: config.periodic_tick,
+            worker: worker_name,
+        }
+        .run(stopped),
+    );
+
+    let runner = Runner::new(
+        queue.clone(),
+        db.clone(),
+        clock,
+        Arc::new(Clients { delivery }),
+    )
+    .handle(jobs::deliver_message);
     tracing::info!(backend = %db.backend(), "worker started");
-    shutdown.recv().await;
-    tracing::info!("worker stopping");
+    let outcome = runner
+        .run(async move {
+            shutdown.recv().await;
+            tracing::info!("worker stopping");
+        })
+        .await;
+    let _ = stop.send(true);
+    if let Err(error) = ticker.await {
+        tracing::warn!(%error, "periodic work ended abnormally");
+    }
+    queue.close().await;
     db.close();
-    Ok(())
+    outcome.context("job workers failed")
 }

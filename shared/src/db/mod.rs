@@ -9,9 +9,12 @@
 
 pub mod audit;
 pub mod booking_settings;
+pub mod budget;
 pub mod departments;
 pub mod dialogues;
 pub mod migrate;
+pub mod outbox;
+pub mod periodic;
 mod pool;
 pub mod schema;
 pub mod types;

@@ -404,4 +404,20 @@ diesel::allow_tables_to_appear_in_same_query!(
     job_runs,
     health_states,
     audit_log,
+    telegram_budget,
+    chat_send_slots,
 );
+
+diesel::table! {
+    telegram_budget (lane) {
+        lane -> Text,
+        next_at_us -> BigInt,
+    }
+}
+
+diesel::table! {
+    chat_send_slots (chat_id) {
+        chat_id -> BigInt,
+        next_at_us -> BigInt,
+    }
+}

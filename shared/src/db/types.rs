@@ -177,6 +177,8 @@ text_enum_sql!(
     crate::domain::user::Language,
     crate::domain::settings::BookingMode,
     crate::domain::settings::LimitPeriod,
+    crate::domain::delivery::Lane,
+    crate::domain::delivery::OutboxState,
 );
 
 /// Declares an `i64` id newtype stored as BIGINT.

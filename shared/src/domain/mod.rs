@@ -23,5 +23,6 @@ macro_rules! stored_enum {
     };
 }
 
+pub mod delivery;
 pub mod settings;
 pub mod user;

@@ -3,6 +3,7 @@
 
 #![expect(
     clippy::unwrap_used,
+    clippy::expect_used,
     reason = "a test fails loudly at the first surprise"
 )]
 
@@ -30,5 +31,6 @@ macro_rules! on_both_backends {
 
 mod binaries;
 mod fake_telegram;
+mod pipe;
 mod queue;
 mod storage;

@@ -1,0 +1,105 @@
+//! The bot's HTTP endpoints: `/health` (is the process working), `/ready`
+//! (can it reach its database and queue), with no secret in any answer.
+
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicI64, Ordering};
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::get;
+use chrono::{DateTime, Utc};
+use serde_json::{Value, json};
+use shared::clock::Clock;
+use shared::db::Db;
+use shared::jobs::Queue;
+
+/// What the poller reports about itself.
+#[derive(Debug, Default)]
+pub struct Health {
+    last_poll_ok_unix: AtomicI64,
+    problem: Mutex<Option<String>>,
+}
+
+impl Health {
+    pub fn poll_succeeded(&self, at: DateTime<Utc>) {
+        self.last_poll_ok_unix
+            .store(at.timestamp(), Ordering::Relaxed);
+        if let Ok(mut problem) = self.problem.lock() {
+            *problem = None;
+        }
+    }
+
+    pub fn poll_failed(&self, problem: String) {
+        if let Ok(mut current) = self.problem.lock() {
+            *current = Some(problem);
+        }
+    }
+
+    fn problem(&self) -> Option<String> {
+        self.problem.lock().ok().and_then(|p| p.clone())
+    }
+}
+
+#[derive(Debug, Clone)]
+struct AppState {
+    db: Db,
+    queue: Queue,
+    clock: Clock,
+    health: std::sync::Arc<Health>,
+}
+
+/// The router of the bot's HTTP server.
+pub fn router(db: Db, queue: Queue, clock: Clock, health: std::sync::Arc<Health>) -> axum::Router {
+    axum::Router::new()
+        .route("/health", get(health_check))
+        .route("/ready", get(ready))
+        .with_state(AppState {
+            db,
+            queue,
+            clock,
+            health,
+        })
+}
+
+async fn health_check(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
+    let problem = state.health.problem();
+    let last_poll = state.health.last_poll_ok_unix.load(Ordering::Relaxed);
+    let status = if problem.is_some() {
+        StatusCode::SERVICE_UNAVAILABLE
+    } else {
+        StatusCode::OK
+    };
+    let body = json!({
+        "status": if problem.is_some() { "degraded" } else { "ok" },
+        "service": "bot",
+        "version": env!("CARGO_PKG_VERSION"),
+        "database": state.db.backend().to_string(),
+        "polling": {
+            "last_success": DateTime::from_timestamp(last_poll, 0).filter(|_| last_poll > 0),
+            "problem": problem,
+        },
+        "test_clock": state.clock.is_test_clock(),
+    });
+    (status, Json(body))
+}
+
+async fn ready(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
+    use diesel::connection::SimpleConnection;
+    let database = state
+        .db
+        .read(|c| c.batch_execute("SELECT 1").map_err(Into::into))
+        .await;
+    let queue = state.queue.ping().await;
+    if database.is_ok() && queue.is_ok() {
+        return (StatusCode::OK, Json(json!({ "status": "ready" })));
+    }
+    (
+        StatusCode::SERVICE_UNAVAILABLE,
+        Json(json!({
+            "status": "not ready",
+            "database": database.err().map(|e| e.to_string()),
+            "queue": queue.err().map(|e| e.to_string()),
+        })),
+    )
+}

@@ -1,0 +1,208 @@
+//! The long-polling loop: fetch updates, handle each chat's updates in
+//! order and different chats in parallel, then confirm the batch.
+//!
+//! The offset moves past a batch only after it was handled, and every update
+//! id is recorded in the handler's transaction, so a crash neither loses an
+//! update nor applies one twice.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use frankenstein::updates::Update;
+use shared::clock::Clock;
+use shared::db::Db;
+use shared::db::types::OutboxMessageId;
+use shared::jobs::{DeliverMessage, Job, Queue, idempotency_key};
+use shared::startup::ShutdownSignal;
+use shared::telegram::delivery::{Delivery, DeliveryOutcome};
+use shared::telegram::{TelegramClient, TelegramError};
+use tokio::task::JoinSet;
+use tracing::Instrument;
+
+use crate::handlers::{self, Context, Effects};
+use crate::health::Health;
+
+/// Everything the poller and its handlers use.
+#[derive(Debug, Clone)]
+pub struct Poller {
+    pub db: Db,
+    pub client: TelegramClient,
+    pub delivery: Delivery,
+    pub queue: Queue,
+    pub clock: Clock,
+    pub bootstrap_admins: Vec<i64>,
+    pub poll_timeout: Duration,
+    pub health: Arc<Health>,
+}
+
+/// A fresh id for one user action, carried into jobs and log lines.
+pub fn new_correlation_id() -> String {
+    let id = uuid::Uuid::new_v4().simple().to_string();
+    id[..16].to_owned()
+}
+
+impl Poller {
+    /// Polls until a shutdown signal arrives; a batch in hand is finished first.
+    pub async fn run(self, shutdown: &mut ShutdownSignal) {
+        let mut offset = match self.db.read(shared::db::updates::last_handled).await {
+            Ok(last) => last.map(|id| id + 1),
+            Err(error) => {
+                tracing::warn!(%error, "cannot read the last handled update; starting from Telegram's queue");
+                None
+            }
+        };
+        let mut failures = 0_u32;
+        loop {
+            let polled = tokio::select! {
+                () = shutdown.recv() => break,
+                polled = self.client.get_updates(offset, self.poll_timeout) => polled,
+            };
+            match polled {
+                Ok(batch) => {
+                    failures = 0;
+                    self.health.poll_succeeded(self.clock.now());
+                    if let Some(last) = batch.iter().map(|u| i64::from(u.update_id)).max() {
+                        self.handle_batch(batch).await;
+                        offset = Some(last + 1);
+                    }
+                }
+                Err(error) => {
+                    failures += 1;
+                    let pause = Duration::from_secs(u64::from(failures.min(30)));
+                    match &error {
+                        TelegramError::Conflict(_) => {
+                            tracing::warn!(%error, "another poller or a webhook holds this token")
+                        }
+                        TelegramError::Unauthorized => {
+                            tracing::error!("Telegram rejected the bot token")
+                        }
+                        _ => tracing::warn!(%error, "getUpdates failed"),
+                    }
+                    self.health.poll_failed(error.to_string());
+                    tokio::select! {
+                        () = shutdown.recv() => break,
+                        () = tokio::time::sleep(pause) => {}
+                    }
+                }
+            }
+        }
+        tracing::info!("polling stopped");
+    }
+
+    async fn handle_batch(&self, batch: Vec<Update>) {
+        let mut chats: Vec<(i64, Vec<Update>)> = Vec::new();
+        let mut index: HashMap<i64, usize> = HashMap::new();
+        for update in batch {
+            let chat = handlers::chat_of(&update).unwrap_or_default();
+            let slot = *index.entry(chat).or_insert_with(|| {
+                chats.push((chat, Vec::new()));
+                chats.len() - 1
+            });
+            chats[slot].1.push(update);
+        }
+        let mut tasks = JoinSet::new();
+        for (chat_id, updates) in chats {
+            let poller = self.clone();
+            tasks.spawn(async move {
+                for update in updates {
+                    poller.handle_update(chat_id, update).await;
+                }
+            });
+        }
+        while let Some(joined) = tasks.join_next().await {
+            if let Err(error) = joined {
+                tracing::error!(%error, "an update handler panicked");
+            }
+        }
+    }
+
+    async fn handle_update(&self, chat_id: i64, update: Update) {
+        let correlation_id = new_correlation_id();
+        let update_id = i64::from(update.update_id);
+        let span =
+            tracing::info_span!("update", update_id, chat_id, correlation_id = %correlation_id);
+        async {
+            let ctx = Context {
+                update_id,
+                correlation_id: correlation_id.clone(),
+                now: self.clock.now(),
+                bootstrap_admins: self.bootstrap_admins.clone(),
+            };
+            let update = Arc::new(update);
+            let mut attempt = 0;
+            let effects = loop {
+                attempt += 1;
+                let (ctx, update) = (ctx.clone(), Arc::clone(&update));
+                match self
+                    .db
+                    .write(move |c| handlers::handle(c, &ctx, &update))
+                    .await
+                {
+                    Ok(effects) => break effects,
+                    Err(error) if attempt < 3 => {
+                        tracing::warn!(%error, attempt, "handling failed; retrying");
+                        tokio::time::sleep(Duration::from_millis(200 * attempt)).await;
+                    }
+                    Err(error) => {
+                        tracing::error!(%error, "update dropped after repeated database failures");
+                        return;
+                    }
+                }
+            };
+            match effects {
+                None => tracing::info!("update was handled before; skipped"),
+                Some(effects) => {
+                    tracing::info!(
+                        replies = effects.replies.len(),
+                        queued = effects.queued.len(),
+                        "update handled"
+                    );
+                    self.carry_out(effects, &correlation_id).await;
+                }
+            }
+        }
+        .instrument(span)
+        .await;
+    }
+
+    /// After commit: answer the button, deliver replies now, queue the rest.
+    async fn carry_out(&self, effects: Effects, correlation_id: &str) {
+        if let Some((callback_id, text)) = effects.callback_answer
+            && let Err(error) = self
+                .client
+                .answer_callback(&callback_id, text.as_deref())
+                .await
+        {
+            tracing::warn!(%error, "cannot answer the button press");
+        }
+        for id in effects.replies {
+            match self.delivery.deliver(id).await {
+                Ok(DeliveryOutcome::Retry { reason, .. }) => {
+                    tracing::warn!(%reason, outbox_id = %id, "reply not delivered yet; the worker retries");
+                    self.push(id, correlation_id).await;
+                }
+                Ok(_) => {}
+                Err(error) => {
+                    tracing::warn!(%error, outbox_id = %id, "reply delivery failed; the worker retries");
+                    self.push(id, correlation_id).await;
+                }
+            }
+        }
+        for id in effects.queued {
+            self.push(id, correlation_id).await;
+        }
+    }
+
+    async fn push(&self, id: OutboxMessageId, correlation_id: &str) {
+        let job = DeliverMessage {
+            outbox_id: id.0,
+            correlation_id: correlation_id.to_owned(),
+        };
+        let key = idempotency_key(DeliverMessage::QUEUE, id.0, 0);
+        if let Err(error) = self.queue.push(&job, &key).await {
+            // The sweep pushes it again: the message itself is in the outbox.
+            tracing::warn!(%error, outbox_id = %id, "cannot queue the message; the sweep will");
+        }
+    }
+}

@@ -1,0 +1,2 @@
+DROP TABLE chat_send_slots;
+DROP TABLE telegram_budget;

@@ -1,0 +1,121 @@
+//! Every user-visible text, in Russian and English (`ru.toml`, `en.toml`).
+//!
+//! Texts are HTML for Telegram's parse mode; values put into `{placeholders}`
+//! are HTML-escaped here, so a name like `<b>*O'Brien*</b>` shows as typed.
+
+use std::collections::HashMap;
+use std::sync::LazyLock;
+
+use crate::domain::user::Language;
+
+type Texts = HashMap<String, String>;
+
+static CATALOGUES: LazyLock<(Texts, Texts)> = LazyLock::new(|| {
+    (
+        parse(include_str!("en.toml")),
+        parse(include_str!("ru.toml")),
+    )
+});
+
+fn parse(source: &str) -> Texts {
+    toml::from_str(source).unwrap_or_else(|error| {
+        // The catalogue tests make this unreachable in a release.
+        tracing::error!(%error, "a translation catalogue does not parse");
+        Texts::new()
+    })
+}
+
+fn catalogue(language: Language) -> &'static Texts {
+    match language {
+        Language::En => &CATALOGUES.0,
+        Language::Ru => &CATALOGUES.1,
+    }
+}
+
+/// The text for `key` in `language`, with `{name}` placeholders replaced by
+/// escaped values. A missing key yields the key itself (and a log line), never
+/// a failure.
+pub fn t(language: Language, key: &str, args: &[(&str, &str)]) -> String {
+    let Some(template) = catalogue(language).get(key) else {
+        tracing::error!(key, %language, "missing translation");
+        return key.to_owned();
+    };
+    let mut text = template.clone();
+    for (name, value) in args {
+        text = text.replace(&format!("{{{name}}}"), &escape_html(value));
+    }
+    text
+}
+
+/// Escapes text for Telegram's HTML parse mode.
+pub fn escape_html(text: &str) -> String {
+    let mut escaped = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => escaped.push_str("&amp;"),
+            '<' => escaped.push_str("&lt;"),
+            '>' => escaped.push_str("&gt;"),
+            '"' => escaped.push_str("&quot;"),
+            c => escaped.push(c),
+        }
+    }
+    escaped
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeSet;
+
+    fn placeholders(text: &str) -> BTreeSet<String> {
+        text.split('{')
+            .skip(1)
+            .filter_map(|rest| rest.split_once('}').map(|(name, _)| name.to_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn catalogues_parse_and_have_the_same_keys_and_placeholders() {
+        let en: Texts = toml::from_str(include_str!("en.toml")).expect("en.toml parses");
+        let ru: Texts = toml::from_str(include_str!("ru.toml")).expect("ru.toml parses");
+        let en_keys: BTreeSet<_> = en.keys().collect();
+        let ru_keys: BTreeSet<_> = ru.keys().collect();
+        assert_eq!(en_keys, ru_keys, "keys differ between en.toml and ru.toml");
+        for (key, english) in &en {
+            assert_eq!(
+                placeholders(english),
+                placeholders(&ru[key]),
+                "placeholders of `{key}` differ"
+            );
+        }
+    }
+
+    #[test]
+    fn texts_use_only_telegram_html() {
+        let allowed = ["b", "/b", "i", "/i", "code", "/code", "u", "/u", "s", "/s"];
+        for texts in [&CATALOGUES.0, &CATALOGUES.1] {
+            for (key, text) in texts {
+                for tag in text.split('<').skip(1) {
+                    let name = tag.split('>').next().unwrap_or_default();
+                    assert!(allowed.contains(&name), "`{key}` uses <{name}>");
+                }
+                assert!(!text.contains("& "), "`{key}` has a bare &");
+            }
+        }
+    }
+
+    #[test]
+    fn values_are_escaped_and_missing_keys_fall_back() {
+        let text = t(
+            Language::En,
+            "start.new",
+            &[("name", "<b>O'Brien & *Co*</b>")],
+        );
+        assert!(
+            text.contains("&lt;b&gt;O'Brien &amp; *Co*&lt;/b&gt;"),
+            "{text}"
+        );
+        assert_eq!(t(Language::Ru, "no.such.key", &[]), "no.such.key");
+        assert!(t(Language::Ru, "start.new", &[("name", "Анна")]).contains("Здравствуйте, Анна"));
+    }
+}

@@ -1,0 +1,159 @@
+//! A thin wrapper over frankenstein's client that hides the token and maps
+//! errors to [`TelegramError`].
+
+use std::fmt;
+use std::time::Duration;
+
+use frankenstein::AsyncTelegramApi;
+use frankenstein::client_reqwest::Bot;
+use frankenstein::methods::{
+    AnswerCallbackQueryParams, GetUpdatesParams, SendMessageParams, SetMyCommandsParams,
+};
+use frankenstein::types::{
+    AllowedUpdate, BotCommand, BotCommandScope, BotCommandScopeChat, InlineKeyboardButton,
+    InlineKeyboardMarkup, ReplyMarkup,
+};
+use frankenstein::updates::Update;
+use secrecy::ExposeSecret;
+
+use super::error::TelegramError;
+use super::message::OutgoingMessage;
+use crate::config::TelegramConfig;
+
+/// The Telegram Bot API client; cheap to clone.
+#[derive(Clone)]
+pub struct TelegramClient {
+    bot: Bot,
+    poll_client: Bot,
+}
+
+impl fmt::Debug for TelegramClient {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("TelegramClient { .. }")
+    }
+}
+
+impl TelegramClient {
+    pub fn new(config: &TelegramConfig) -> Result<Self, TelegramError> {
+        let api_url = format!(
+            "{}/bot{}",
+            config.api_url.as_str().trim_end_matches('/'),
+            config.token.expose_secret()
+        );
+        let build = |timeout: Duration| {
+            reqwest::Client::builder()
+                .connect_timeout(Duration::from_secs(10))
+                .timeout(timeout)
+                .build()
+                .map_err(|e| TelegramError::Transient(e.without_url().to_string()))
+        };
+        let bot = Bot::builder()
+            .api_url(api_url.clone())
+            .client(build(config.request_timeout)?)
+            .build();
+        // Long polls need a timeout above the poll's own.
+        let poll_client = Bot::builder()
+            .api_url(api_url)
+            .client(build(config.poll_timeout + Duration::from_secs(15))?)
+            .build();
+        Ok(Self { bot, poll_client })
+    }
+
+    /// Long-polls for updates after `offset`.
+    pub async fn get_updates(
+        &self,
+        offset: Option<i64>,
+        timeout: Duration,
+    ) -> Result<Vec<Update>, TelegramError> {
+        let params = GetUpdatesParams::builder()
+            .maybe_offset(offset)
+            .limit(100)
+            .timeout(u32::try_from(timeout.as_secs()).unwrap_or(25))
+            .allowed_updates(vec![AllowedUpdate::Message, AllowedUpdate::CallbackQuery])
+            .build();
+        Ok(self.poll_client.get_updates(&params).await?.result)
+    }
+
+    /// Sends a message and returns its Telegram message id.
+    pub async fn send(
+        &self,
+        chat_id: i64,
+        message: &OutgoingMessage,
+    ) -> Result<i64, TelegramError> {
+        let markup = (!message.buttons.is_empty()).then(|| {
+            ReplyMarkup::InlineKeyboardMarkup(
+                InlineKeyboardMarkup::builder()
+                    .inline_keyboard(
+                        message
+                            .buttons
+                            .iter()
+                            .map(|row| {
+                                row.iter()
+                                    .map(|b| {
+                                        InlineKeyboardButton::builder()
+                                            .text(b.text.clone())
+                                            .callback_data(b.data.clone())
+                                            .build()
+                                    })
+                                    .collect()
+                            })
+                            .collect(),
+                    )
+                    .build(),
+            )
+        });
+        let params = SendMessageParams::builder()
+            .chat_id(chat_id)
+            .text(message.text.clone())
+            .parse_mode(frankenstein::ParseMode::Html)
+            .maybe_reply_markup(markup)
+            .build();
+        let sent = self.bot.send_message(&params).await?;
+        Ok(i64::from(sent.result.message_id))
+    }
+
+    /// Acknowledges a button press (stops the client's spinner).
+    pub async fn answer_callback(
+        &self,
+        callback_id: &str,
+        text: Option<&str>,
+    ) -> Result<(), TelegramError> {
+        let params = AnswerCallbackQueryParams::builder()
+            .callback_query_id(callback_id.to_owned())
+            .maybe_text(text.map(str::to_owned))
+            .build();
+        self.bot.answer_callback_query(&params).await?;
+        Ok(())
+    }
+
+    /// Sets the command menu shown in one chat.
+    pub async fn set_chat_commands(
+        &self,
+        chat_id: i64,
+        commands: &[(&str, String)],
+    ) -> Result<(), TelegramError> {
+        let params = SetMyCommandsParams::builder()
+            .commands(
+                commands
+                    .iter()
+                    .map(|(command, description)| {
+                        BotCommand::builder()
+                            .command((*command).to_owned())
+                            .description(description.clone())
+                            .build()
+                    })
+                    .collect::<Vec<_>>(),
+            )
+            .scope(BotCommandScope::Chat(
+                BotCommandScopeChat::builder().chat_id(chat_id).build(),
+            ))
+            .build();
+        self.bot.set_my_commands(&params).await?;
+        Ok(())
+    }
+
+    /// The bot's own username, to check the token at start.
+    pub async fn get_me(&self) -> Result<Option<String>, TelegramError> {
+        Ok(self.bot.get_me().await?.result.username)
+    }
+}

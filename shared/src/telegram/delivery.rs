@@ -1,0 +1,219 @@
+//! The one delivery path of every outbound message, used by the bot (its
+//! replies) and the workers (everything else).
+//!
+//! A message is an `outbox_messages` row. Delivering it: reserve a send on
+//! the shared budget (per chat and per lane, in the database, so the bot and
+//! all workers together stay within Telegram's limits), wait for the slot,
+//! send, record the outcome. A message recorded as sent is never sent again;
+//! one in flight at a crash may arrive twice.
+
+use std::time::Duration;
+
+use chrono::{DateTime, TimeDelta, Utc};
+
+use super::client::TelegramClient;
+use super::error::TelegramError;
+use super::message::OutgoingMessage;
+use crate::clock::Clock;
+use crate::config::TelegramConfig;
+use crate::db::types::OutboxMessageId;
+use crate::db::{Db, DbError, budget, outbox, users};
+use crate::domain::delivery::{Lane, OutboxState};
+
+/// Spacing of two messages to one chat: Telegram allows about one per
+/// second; the margin absorbs scheduling jitter.
+const CHAT_STEP: Duration = Duration::from_millis(1_100);
+
+/// What happened to one delivery attempt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DeliveryOutcome {
+    /// Telegram accepted it now.
+    Sent { telegram_message_id: i64 },
+    /// Nothing to do: delivered, ended or unknown already.
+    AlreadyDone,
+    /// The recipient blocked the bot; the user is marked unreachable.
+    Blocked,
+    /// Telegram refused it for good (e.g. malformed); recorded as failed.
+    Failed(String),
+    /// Try again later: after `after` when Telegram said so (429).
+    Retry {
+        after: Option<Duration>,
+        reason: String,
+    },
+}
+
+/// Sends outbox messages within the shared budget.
+#[derive(Debug, Clone)]
+pub struct Delivery {
+    db: Db,
+    client: TelegramClient,
+    clock: Clock,
+    total_step: Duration,
+    bulk_step: Duration,
+}
+
+fn step_for(rate: f64) -> Duration {
+    Duration::from_secs_f64(1.0 / rate.max(0.001))
+}
+
+fn micros(at: DateTime<Utc>) -> i64 {
+    at.timestamp_micros()
+}
+
+fn duration_us(d: Duration) -> i64 {
+    i64::try_from(d.as_micros()).unwrap_or(i64::MAX)
+}
+
+impl Delivery {
+    pub fn new(db: Db, client: TelegramClient, clock: Clock, config: &TelegramConfig) -> Self {
+        Self {
+            db,
+            client,
+            clock,
+            total_step: step_for(config.rate),
+            bulk_step: step_for(config.bulk_rate),
+        }
+    }
+
+    pub fn client(&self) -> &TelegramClient {
+        &self.client
+    }
+
+    /// Delivers one outbox message (see the module docs).
+    #[tracing::instrument(skip(self, id), fields(outbox_id = %id))]
+    pub async fn deliver(&self, id: OutboxMessageId) -> Result<DeliveryOutcome, DbError> {
+        let Some(row) = self.db.read(move |c| outbox::get(c, id)).await? else {
+            return Ok(DeliveryOutcome::AlreadyDone);
+        };
+        if row.state != OutboxState::Pending {
+            return Ok(DeliveryOutcome::AlreadyDone);
+        }
+        let message = match OutgoingMessage::from_json(&row.body) {
+            Ok(message) => message,
+            Err(e) => {
+                let reason = format!("unreadable message body: {e}");
+                self.finish(id, OutboxState::Failed, &reason).await?;
+                return Ok(DeliveryOutcome::Failed(reason));
+            }
+        };
+        self.wait_for_slot(row.chat_id, row.lane).await?;
+        match self.client.send(row.chat_id, &message).await {
+            Ok(telegram_message_id) => {
+                let now = self.clock.now();
+                let recorded = self
+                    .db
+                    .write(move |c| outbox::mark_sent(c, id, telegram_message_id, now))
+                    .await?;
+                if !recorded {
+                    tracing::warn!("message was delivered by another sender at the same time");
+                }
+                Ok(DeliveryOutcome::Sent {
+                    telegram_message_id,
+                })
+            }
+            Err(TelegramError::RetryAfter(after)) => {
+                let until =
+                    self.clock.now() + TimeDelta::from_std(after).unwrap_or(TimeDelta::seconds(1));
+                let reason = format!("429: retry after {}s", after.as_secs());
+                let note = reason.clone();
+                self.db
+                    .write(move |c| {
+                        // Everyone sharing the token waits, not just this message.
+                        budget::pause_lane(c, "total", micros(until))?;
+                        outbox::note_retry(c, id, until, &note)
+                    })
+                    .await?;
+                tracing::info!(
+                    retry_after_s = after.as_secs(),
+                    "Telegram asked to slow down"
+                );
+                Ok(DeliveryOutcome::Retry {
+                    after: Some(after),
+                    reason,
+                })
+            }
+            Err(TelegramError::Unreachable(reason)) => {
+                let now = self.clock.now();
+                let recipient = row.recipient_id;
+                let note = reason.clone();
+                self.db
+                    .write(move |c| {
+                        if let Some(user) = recipient {
+                            users::set_unreachable(c, user, Some(now))?;
+                        }
+                        outbox::finish_undelivered(c, id, OutboxState::Blocked, &note)
+                    })
+                    .await?;
+                tracing::info!(%reason, "recipient unreachable; not retrying");
+                Ok(DeliveryOutcome::Blocked)
+            }
+            Err(TelegramError::Rejected(reason)) => {
+                self.finish(id, OutboxState::Failed, &reason).await?;
+                tracing::warn!(%reason, "Telegram refused the message");
+                Ok(DeliveryOutcome::Failed(reason))
+            }
+            Err(error) => {
+                let reason = error.to_string();
+                let now = self.clock.now();
+                let note = reason.clone();
+                self.db
+                    .write(move |c| outbox::note_retry(c, id, now, &note))
+                    .await?;
+                Ok(DeliveryOutcome::Retry {
+                    after: None,
+                    reason,
+                })
+            }
+        }
+    }
+
+    async fn finish(
+        &self,
+        id: OutboxMessageId,
+        state: OutboxState,
+        reason: &str,
+    ) -> Result<(), DbError> {
+        let reason = reason.to_owned();
+        self.db
+            .write(move |c| outbox::finish_undelivered(c, id, state, &reason))
+            .await?;
+        Ok(())
+    }
+
+    /// Reserves this message's turn (chat, then lane) and sleeps until it.
+    async fn wait_for_slot(&self, chat_id: i64, lane: Lane) -> Result<(), DbError> {
+        let now = micros(self.clock.now());
+        let chat_step = duration_us(CHAT_STEP);
+        let chat_slot = self
+            .db
+            .write(move |c| budget::reserve_chat(c, chat_id, now, chat_step))
+            .await?;
+        self.sleep_until(chat_slot).await;
+        if lane == Lane::Bulk {
+            let now = micros(self.clock.now());
+            let step = duration_us(self.bulk_step);
+            let slot = self
+                .db
+                .write(move |c| budget::reserve_lane(c, "bulk", now, step))
+                .await?;
+            self.sleep_until(slot).await;
+        }
+        let now = micros(self.clock.now());
+        let step = duration_us(self.total_step);
+        let slot = self
+            .db
+            .write(move |c| budget::reserve_lane(c, "total", now, step))
+            .await?;
+        self.sleep_until(slot).await;
+        Ok(())
+    }
+
+    async fn sleep_until(&self, slot_us: i64) {
+        let wait_us = slot_us - micros(self.clock.now());
+        if let Ok(wait_us) = u64::try_from(wait_us)
+            && wait_us > 0
+        {
+            tokio::time::sleep(Duration::from_micros(wait_us)).await;
+        }
+    }
+}

@@ -1,0 +1,44 @@
+//! The worker's job handlers: each reads the row its job names and makes
+//! the outside world match it.
+
+use shared::db::outbox;
+use shared::db::types::OutboxMessageId;
+use shared::domain::delivery::OutboxState;
+use shared::jobs::{DeliverMessage, JobContext, JobError};
+use shared::telegram::delivery::{Delivery, DeliveryOutcome};
+
+/// The clients handlers use.
+#[derive(Debug)]
+pub struct Clients {
+    pub delivery: Delivery,
+}
+
+/// Sends one outbox message through the shared delivery path. A message
+/// that keeps failing is marked failed on the last attempt, so the sweep
+/// never revives it.
+pub async fn deliver_message(
+    job: DeliverMessage,
+    ctx: JobContext<Clients>,
+) -> Result<(), JobError> {
+    let id = OutboxMessageId(job.outbox_id);
+    match ctx.clients.delivery.deliver(id).await? {
+        DeliveryOutcome::Sent {
+            telegram_message_id,
+        } => {
+            tracing::info!(outbox_id = %id, telegram_message_id, "message delivered");
+            Ok(())
+        }
+        DeliveryOutcome::AlreadyDone | DeliveryOutcome::Blocked | DeliveryOutcome::Failed(_) => {
+            Ok(())
+        }
+        DeliveryOutcome::Retry { reason, .. } if ctx.is_last_attempt() => {
+            let note = format!("gave up after {} attempts: {reason}", ctx.attempt);
+            ctx.db
+                .write(move |c| outbox::finish_undelivered(c, id, OutboxState::Failed, &note))
+                .await?;
+            tracing::error!(outbox_id = %id, %reason, "message could not be delivered");
+            Err(JobError::permanent(reason))
+        }
+        DeliveryOutcome::Retry { reason, .. } => Err(JobError::retryable(reason)),
+    }
+}
