@@ -33,4 +33,5 @@ mod binaries;
 mod fake_telegram;
 mod pipe;
 mod queue;
+mod registration;
 mod storage;

@@ -1,0 +1,1 @@
+//! Registration and approval through the real binaries, on both databases.
