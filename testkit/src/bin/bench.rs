@@ -3,6 +3,11 @@
 //! reply, idle memory, CPU per 1,000 simple updates, reply latency with 100
 //! concurrent chats, binary sizes. Not a test: it prints numbers.
 
+#![expect(
+    clippy::expect_used,
+    reason = "a benchmark stops at the first broken setup step"
+)]
+
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -32,7 +37,9 @@ struct Process(Child);
 
 impl Drop for Process {
     fn drop(&mut self) {
-        let _ = Command::new("kill").args(["-TERM", &self.0.id().to_string()]).status();
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.0.id().to_string()])
+            .status();
         let _ = self.0.wait();
     }
 }
@@ -66,7 +73,12 @@ fn cpu_seconds(pid: u32) -> f64 {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
     let after_name = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
     let fields: Vec<&str> = after_name.split_whitespace().collect();
-    let ticks = |i: usize| fields.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
     // Fields 14 and 15 of /proc/pid/stat (utime, stime), counted after the name.
     (ticks(11) + ticks(12)) / 100.0
 }
@@ -91,7 +103,11 @@ async fn main() {
     let worker_bin = args.bin_dir.join("worker");
     for bin in [&bot_bin, &worker_bin] {
         let size = std::fs::metadata(bin).map(|m| m.len()).unwrap_or(0);
-        println!("binary {}: {:.1} MiB", bin.display(), size as f64 / 1_048_576.0);
+        println!(
+            "binary {}: {:.1} MiB",
+            bin.display(),
+            size as f64 / 1_048_576.0
+        );
     }
 
     let fake = FakeTelegram::start(FakeTelegramConfig::unlimited().with_token(TOKEN)).await;
