@@ -2,7 +2,7 @@
 //! (can it reach its database and queue), with no secret in any answer.
 
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 
 use axum::Json;
 use axum::extract::State;
@@ -18,6 +18,7 @@ use shared::jobs::Queue;
 #[derive(Debug, Default)]
 pub struct Health {
     last_poll_ok_unix: AtomicI64,
+    active: AtomicBool,
     problem: Mutex<Option<String>>,
 }
 
@@ -34,6 +35,11 @@ impl Health {
         if let Ok(mut current) = self.problem.lock() {
             *current = Some(problem);
         }
+    }
+
+    /// Whether this replica holds the poller lease (others stand by).
+    pub fn set_active(&self, active: bool) {
+        self.active.store(active, Ordering::Relaxed);
     }
 
     fn problem(&self) -> Option<String> {
@@ -76,6 +82,7 @@ async fn health_check(State(state): State<AppState>) -> (StatusCode, Json<Value>
         "version": env!("CARGO_PKG_VERSION"),
         "database": state.db.backend().to_string(),
         "polling": {
+            "role": if state.health.active.load(Ordering::Relaxed) { "active" } else { "standby" },
             "last_success": DateTime::from_timestamp(last_poll, 0).filter(|_| last_poll > 0),
             "problem": problem,
         },

@@ -4,6 +4,7 @@
 
 mod handlers;
 mod health;
+mod leader;
 mod poller;
 
 use std::process::ExitCode;
@@ -38,6 +39,13 @@ fn main() -> ExitCode {
         Some(Command::Migrate) => startup::run_migrate("bot"),
         None => startup::run_service("bot", serve),
     }
+}
+
+/// This process among bot replicas: host, pid and a random boot id.
+fn replica_name() -> String {
+    let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "bot".to_owned());
+    let boot = poller::new_correlation_id();
+    format!("{host}:{}:{}", std::process::id(), &boot[..8])
 }
 
 /// Runs the bot until SIGTERM or SIGINT.
@@ -85,7 +93,7 @@ async fn serve(config: Config, mut shutdown: ShutdownSignal) -> anyhow::Result<(
         health,
     };
     tracing::info!(backend = %db.backend(), "bot started");
-    poller.run(&mut shutdown).await;
+    leader::poll_as_leader(poller, replica_name(), &mut shutdown).await;
     tracing::info!("bot stopping");
     let _ = stop_http.send(());
     match server.await {

@@ -114,6 +114,16 @@ impl Stack {
         self.bot.as_ref().expect("just set")
     }
 
+    /// Starts another bot replica (it stands by while the first one polls).
+    pub async fn start_standby_bot(&mut self) -> Service {
+        self.started += 1;
+        let label = format!("bot{}", self.started);
+        let bot = Service::start("bot", &label, &self.env(), self.dir.path());
+        bot.wait_for_log(&["\"message\":\"bot started\""], Duration::from_secs(60))
+            .await;
+        bot
+    }
+
     /// Starts one more worker and waits until it consumes the queue.
     pub async fn start_worker(&mut self) -> usize {
         self.started += 1;

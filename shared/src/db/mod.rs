@@ -12,6 +12,7 @@ pub mod booking_settings;
 pub mod budget;
 pub mod departments;
 pub mod dialogues;
+pub mod leases;
 pub mod migrate;
 pub mod outbox;
 pub mod periodic;

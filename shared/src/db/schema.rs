@@ -406,6 +406,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     audit_log,
     telegram_budget,
     chat_send_slots,
+    leases,
 );
 
 diesel::table! {
@@ -419,5 +420,16 @@ diesel::table! {
     chat_send_slots (chat_id) {
         chat_id -> BigInt,
         next_at_us -> BigInt,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::db::types::UtcInstant;
+
+    leases (name) {
+        name -> Text,
+        holder -> Text,
+        expires_at -> UtcInstant,
     }
 }

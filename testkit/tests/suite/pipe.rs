@@ -267,3 +267,49 @@ async fn two_workers_stay_within_the_limits_and_survive_a_storm() {
     );
     stack.assert_no_secret_in_logs();
 }
+
+/// Two bot replicas: one polls, the other stands by and takes over when the
+/// first dies; users are answered once throughout.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_standby_bot_takes_over_polling_when_the_active_one_dies() {
+    let mut stack = Stack::new(TestDb::postgres().await, StackConfig::default()).await;
+    stack.start_bot().await;
+    let mut standby = stack.start_standby_bot().await;
+    stack
+        .bot
+        .as_ref()
+        .unwrap()
+        .wait_for_log(&["this bot is the active poller"], WAIT)
+        .await;
+    standby.wait_for_log(&["standing by"], WAIT).await;
+
+    let user = stack
+        .telegram
+        .user(321)
+        .first_name("Pat")
+        .language_code("en");
+    user.send_text("/help");
+    stack
+        .telegram
+        .wait_for_bot_message(321, |m| m.text.contains("/start"), WAIT)
+        .await
+        .unwrap();
+
+    stack.bot.as_mut().unwrap().kill().await;
+    standby
+        .wait_for_log(&["this bot is the active poller"], WAIT)
+        .await;
+    user.send_text("/help");
+    stack
+        .telegram
+        .wait_for_stats(|s| s.delivered.get(&321).copied().unwrap_or(0) >= 2, WAIT)
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(
+        stack.telegram.sent_count(321),
+        2,
+        "each update answered once"
+    );
+    assert!(standby.terminate().await.success());
+}
