@@ -166,7 +166,8 @@ impl Poller {
         .await;
     }
 
-    /// After commit: answer the button, deliver replies now, queue the rest.
+    /// After commit: answer the button, deliver replies now, queue the rest,
+    /// then refresh command menus.
     async fn carry_out(&self, effects: Effects, correlation_id: &str) {
         if let Some((callback_id, text)) = effects.callback_answer
             && let Err(error) = self
@@ -191,6 +192,11 @@ impl Poller {
         }
         for id in effects.queued {
             self.push(id, correlation_id).await;
+        }
+        for (chat_id, commands) in effects.commands {
+            if let Err(error) = self.client.set_chat_commands(chat_id, &commands).await {
+                tracing::warn!(%error, chat_id, "cannot set the command menu");
+            }
         }
     }
 

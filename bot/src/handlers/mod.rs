@@ -2,23 +2,44 @@
 //! database in one transaction (including the messages it owes), and say
 //! which messages to deliver now and which to hand to the worker.
 //!
+//! The routing, in one place ([`on_message`], [`callbacks::on_press`]):
+//! - `/cancel` leaves any dialogue;
+//! - `/start` continues a registration in progress, else greets by status
+//!   and role and starts a newcomer's registration ([`start`]);
+//! - any other command is answered for the caller's status; a registration
+//!   in progress is then asked for again, so it continues;
+//! - other text feeds the registration in progress ([`registration`]), or
+//!   gets the caller's status or a hint;
+//! - buttons: department while registering, "apply again", an admin's
+//!   approve/reject ([`approval`]); anything else is a stale menu.
+//!
 //! ```text
 //! stranger: /start
-//! bot:      👋 Hello, Anna! … your request has been passed to the administrators
-//! admins:   🆕 Anna Smith (@anna, id 42) started the bot.      (via the worker)
+//! bot:      👋 Hello, Anna! … What is your first name?
+//! …         (see shared::domain::registration)
+//! bot:      ✅ Your request has been sent to the administrators.
+//! admins:   📝 New registration request … [✅ Approve] [❌ Reject]   (via the worker)
+//! admin:    (presses Approve)
+//! bot:      ✅ You approved Anna Smith: they are a manager now.
+//! Anna:     🎉 Your request has been approved! …                    (via the worker)
 //! ```
 
+mod approval;
+mod callbacks;
+mod menu;
+mod registration;
+mod start;
+
 use chrono::{DateTime, Utc};
-use frankenstein::types::{MaybeInaccessibleMessage, User as TelegramUser};
+use frankenstein::types::{ChatType, MaybeInaccessibleMessage, User as TelegramUser};
 use frankenstein::updates::{Update, UpdateContent};
-use serde_json::json;
 use shared::db::audit::{self, AuditEntry};
 use shared::db::outbox::{self, NewOutboxMessage};
-use shared::db::types::{OutboxMessageId, TelegramId};
+use shared::db::types::{AuditId, OutboxMessageId, TelegramId, UserId};
 use shared::db::users::{self, User};
-use shared::db::{DbConn, DbError, updates};
+use shared::db::{DbConn, DbError, dialogues, updates};
 use shared::domain::delivery::Lane;
-use shared::domain::user::{Language, Role, Status};
+use shared::domain::user::{Language, Status};
 use shared::i18n::t;
 use shared::telegram::OutgoingMessage;
 
@@ -44,6 +65,8 @@ pub struct Effects {
     pub queued: Vec<OutboxMessageId>,
     /// A button press to acknowledge, with an optional toast text.
     pub callback_answer: Option<(String, Option<String>)>,
+    /// Command menus to set, per chat (after a status or role change).
+    pub commands: Vec<(i64, menu::Commands)>,
 }
 
 /// Everything the handler needs to know besides the database.
@@ -55,6 +78,10 @@ pub struct Context {
     pub bootstrap_admins: Vec<i64>,
 }
 
+/// The zone a new user starts with.
+// TODO: the company zone (`Config::timezone`) once the poller carries it.
+const NEW_USER_TIME_ZONE: &str = "Europe/Moscow";
+
 /// Handles one update inside the caller's transaction. Returns `None` when
 /// the update was handled before (redelivered after a crash).
 pub fn handle(
@@ -65,29 +92,188 @@ pub fn handle(
     if !updates::mark_handled(conn, ctx.update_id, ctx.now)? {
         return Ok(None);
     }
-    let mut effects = Effects::default();
+    let mut turn = Turn {
+        conn,
+        ctx,
+        effects: Effects::default(),
+    };
     match &update.content {
-        UpdateContent::Message(message) => {
-            if let (Some(from), Some(text)) = (&message.from, &message.text) {
-                on_text(conn, ctx, &mut effects, message.chat.id, from, text)?;
+        // The bot talks in private chats only (chat id = user id).
+        UpdateContent::Message(message) if message.chat.type_field == ChatType::Private => {
+            if let Some(from) = &message.from {
+                let actor = Actor::load(turn.conn, ctx, from)?;
+                on_message(
+                    &mut turn,
+                    &actor,
+                    message.text.as_deref().unwrap_or_default(),
+                )?;
             }
         }
-        UpdateContent::CallbackQuery(query) => {
-            let language = users::find_by_telegram_id(conn, telegram_id(&query.from))?
-                .map_or_else(|| language_of(&query.from), |u| u.language);
-            effects.callback_answer = Some((query.id.clone(), Some(t(language, "unknown", &[]))));
-        }
+        UpdateContent::CallbackQuery(query) => callbacks::on_press(&mut turn, query)?,
         _ => {}
     }
-    Ok(Some(effects))
+    Ok(Some(turn.effects))
 }
 
-fn telegram_id(user: &TelegramUser) -> TelegramId {
-    TelegramId(i64::try_from(user.id).unwrap_or_default())
+/// Routes a message (text, or `""` for anything without text).
+fn on_message(turn: &mut Turn<'_>, actor: &Actor<'_>, text: &str) -> Result<(), DbError> {
+    let registration = registration::load(turn, actor)?;
+    match (command_of(text), registration) {
+        (Some("/cancel"), _) => cancel(turn, actor),
+        (Some("/start"), Some(state)) => registration::remind(turn, actor, &state),
+        (Some("/start"), None) => start::start(turn, actor),
+        (Some(command), Some(state)) => {
+            start::command(turn, actor, command, true)?;
+            registration::remind(turn, actor, &state)
+        }
+        (Some(command), None) => start::command(turn, actor, command, false),
+        (None, Some(state)) => registration::on_text(turn, actor, state, text),
+        (None, None) => start::on_text(turn, actor),
+    }
 }
 
-fn language_of(user: &TelegramUser) -> Language {
-    Language::from_telegram_code(user.language_code.as_deref())
+/// `/cancel`: leaves whatever dialogue the user is in.
+fn cancel(turn: &mut Turn<'_>, actor: &Actor<'_>) -> Result<(), DbError> {
+    let key = if registration::load(turn, actor)?.is_some() {
+        "reg.cancelled"
+    } else if dialogues::load::<serde_json::Value>(turn.conn, actor.telegram_id)?.is_some() {
+        "cancel.done"
+    } else {
+        "cancel.nothing"
+    };
+    if key != "cancel.nothing" {
+        dialogues::clear(turn.conn, actor.telegram_id)?;
+    }
+    turn.reply(actor, OutgoingMessage::text(t(actor.language, key, &[])))
+}
+
+/// Whoever sent the update: their Telegram identity and their row, if any.
+#[derive(Debug)]
+struct Actor<'a> {
+    from: &'a TelegramUser,
+    telegram_id: TelegramId,
+    user: Option<User>,
+    /// Their stored language, or their client's before they registered.
+    language: Language,
+    /// Listed in `ADMIN_TELEGRAM_IDS`.
+    bootstrap: bool,
+}
+
+impl<'a> Actor<'a> {
+    fn load(conn: &mut DbConn, ctx: &Context, from: &'a TelegramUser) -> Result<Self, DbError> {
+        let telegram_id = TelegramId(i64::try_from(from.id).unwrap_or_default());
+        let user = users::find_by_telegram_id(conn, telegram_id)?;
+        let language = user.as_ref().map_or_else(
+            || Language::from_telegram_code(from.language_code.as_deref()),
+            |u| u.language,
+        );
+        Ok(Self {
+            from,
+            telegram_id,
+            user,
+            language,
+            bootstrap: ctx.bootstrap_admins.contains(&telegram_id.0),
+        })
+    }
+
+    fn status(&self) -> Option<Status> {
+        self.user.as_ref().map(|u| u.status)
+    }
+
+    fn user_id(&self) -> Option<UserId> {
+        self.user.as_ref().map(|u| u.id)
+    }
+}
+
+/// One update's work: the transaction and what to do after commit.
+struct Turn<'a> {
+    conn: &'a mut DbConn,
+    ctx: &'a Context,
+    effects: Effects,
+}
+
+impl Turn<'_> {
+    /// A reply to the actor, delivered at once.
+    fn reply(&mut self, actor: &Actor<'_>, message: OutgoingMessage) -> Result<(), DbError> {
+        let id = outbox::insert(
+            self.conn,
+            &NewOutboxMessage {
+                chat_id: actor.telegram_id.0,
+                recipient: actor.user_id(),
+                kind: "reply",
+                lane: Lane::Interactive,
+                body: message.to_json(),
+                broadcast: None,
+                dedupe_key: None,
+                correlation_id: Some(&self.ctx.correlation_id),
+            },
+            self.ctx.now,
+        )?;
+        self.effects.replies.extend(id);
+        Ok(())
+    }
+
+    /// A message to someone else, delivered by the worker; once per
+    /// `dedupe_key`. Returns whether it was queued now.
+    fn notify(&mut self, notice: Notice<'_>) -> Result<bool, DbError> {
+        let id = outbox::insert(
+            self.conn,
+            &NewOutboxMessage {
+                chat_id: notice.chat_id,
+                recipient: notice.recipient,
+                kind: notice.kind,
+                lane: Lane::Bulk,
+                body: notice.message.to_json(),
+                broadcast: None,
+                dedupe_key: Some(notice.dedupe_key),
+                correlation_id: Some(&self.ctx.correlation_id),
+            },
+            self.ctx.now,
+        )?;
+        self.effects.queued.extend(id);
+        Ok(id.is_some())
+    }
+
+    /// Refreshes `user`'s command menu after commit (their status, role or
+    /// admin flag changed).
+    fn set_menu(&mut self, user: &User) {
+        let commands = menu::commands(Some(user), user.language);
+        self.effects.commands.push((user.telegram_id.0, commands));
+    }
+
+    /// Records a state change made by `actor` in the audit log.
+    fn audit(
+        &mut self,
+        actor: &Actor<'_>,
+        action: &str,
+        target_user: Option<UserId>,
+        data: serde_json::Value,
+    ) -> Result<AuditId, DbError> {
+        audit::record(
+            self.conn,
+            &AuditEntry {
+                actor: actor.user_id(),
+                actor_telegram_id: Some(actor.telegram_id),
+                action,
+                target_user,
+                target: None,
+                data,
+                correlation_id: Some(&self.ctx.correlation_id),
+            },
+            self.ctx.now,
+        )
+    }
+}
+
+/// A message for someone other than the actor.
+#[derive(Debug)]
+struct Notice<'a> {
+    chat_id: i64,
+    recipient: Option<UserId>,
+    /// For logs and statistics, e.g. `admin.application`.
+    kind: &'a str,
+    message: OutgoingMessage,
+    dedupe_key: String,
 }
 
 /// The command in a message (`/start@MyBot args` → `/start`).
@@ -95,152 +281,6 @@ fn command_of(text: &str) -> Option<&str> {
     let word = text.split_whitespace().next()?;
     word.starts_with('/')
         .then(|| word.split('@').next().unwrap_or(word))
-}
-
-fn on_text(
-    conn: &mut DbConn,
-    ctx: &Context,
-    effects: &mut Effects,
-    chat_id: i64,
-    from: &TelegramUser,
-    text: &str,
-) -> Result<(), DbError> {
-    let user = users::find_by_telegram_id(conn, telegram_id(from))?;
-    let language = user
-        .as_ref()
-        .map_or_else(|| language_of(from), |u| u.language);
-    let reply = match command_of(text) {
-        Some("/start") => match &user {
-            None => {
-                notify_admins_of_newcomer(conn, ctx, effects, from)?;
-                t(language, "start.new", &[("name", &from.first_name)])
-            }
-            Some(user) => greeting(user),
-        },
-        Some("/help") => help(user.as_ref(), language),
-        _ => t(language, "unknown", &[]),
-    };
-    let id = outbox::insert(
-        conn,
-        &NewOutboxMessage {
-            chat_id,
-            recipient: user.as_ref().map(|u| u.id),
-            kind: "reply",
-            lane: Lane::Interactive,
-            body: OutgoingMessage::text(reply).to_json(),
-            broadcast: None,
-            dedupe_key: None,
-            correlation_id: Some(&ctx.correlation_id),
-        },
-        ctx.now,
-    )?;
-    effects.replies.extend(id);
-    Ok(())
-}
-
-fn greeting(user: &User) -> String {
-    let name = [("name", user.first_name.as_str())];
-    let key = match (user.status, user.role) {
-        (Status::Pending, _) => "start.pending",
-        (Status::Rejected, _) => "start.rejected",
-        (Status::Removed, _) => "start.removed",
-        (Status::Active, Some(Role::Owner)) => "start.owner",
-        (Status::Active, _) => "start.manager",
-    };
-    t(user.language, key, &name)
-}
-
-fn help(user: Option<&User>, language: Language) -> String {
-    match user.filter(|u| u.is_active()) {
-        None => t(language, "help.guest", &[]),
-        Some(user) => {
-            let key = if user.role == Some(Role::Owner) {
-                "help.owner"
-            } else {
-                "help.manager"
-            };
-            let mut text = t(language, key, &[]);
-            if user.is_admin {
-                text.push_str(&t(language, "help.admin", &[]));
-            }
-            text
-        }
-    }
-}
-
-/// Queues one "new user" notice per admin (bootstrap ids and active admins),
-/// once per newcomer and admin however often they press /start.
-fn notify_admins_of_newcomer(
-    conn: &mut DbConn,
-    ctx: &Context,
-    effects: &mut Effects,
-    from: &TelegramUser,
-) -> Result<(), DbError> {
-    let newcomer = telegram_id(from);
-    let mut recipients: Vec<(i64, Option<User>)> = users::active_admins(conn)?
-        .into_iter()
-        .map(|admin| (admin.telegram_id.0, Some(admin)))
-        .collect();
-    for id in &ctx.bootstrap_admins {
-        if !recipients.iter().any(|(known, _)| known == id) {
-            recipients.push((*id, None));
-        }
-    }
-    let name = match &from.last_name {
-        Some(last) => format!("{} {last}", from.first_name),
-        None => from.first_name.clone(),
-    };
-    let username = from
-        .username
-        .as_ref()
-        .map_or_else(|| "—".to_owned(), |u| format!("@{u}"));
-    let mut queued = 0;
-    for (admin_chat, admin) in recipients.into_iter().filter(|(id, _)| *id != newcomer.0) {
-        let language = admin.as_ref().map_or(Language::Ru, |a| a.language);
-        let text = t(
-            language,
-            "admin.new_user",
-            &[
-                ("name", &name),
-                ("username", &username),
-                ("telegram_id", &newcomer.0.to_string()),
-            ],
-        );
-        let id = outbox::insert(
-            conn,
-            &NewOutboxMessage {
-                chat_id: admin_chat,
-                recipient: admin.as_ref().map(|a| a.id),
-                kind: "admin.new_user",
-                lane: Lane::Bulk,
-                body: OutgoingMessage::text(text).to_json(),
-                broadcast: None,
-                dedupe_key: Some(format!("new-user:{}:{admin_chat}", newcomer.0)),
-                correlation_id: Some(&ctx.correlation_id),
-            },
-            ctx.now,
-        )?;
-        if let Some(id) = id {
-            effects.queued.push(id);
-            queued += 1;
-        }
-    }
-    if queued > 0 {
-        audit::record(
-            conn,
-            &AuditEntry {
-                actor: None,
-                actor_telegram_id: Some(newcomer),
-                action: "user.first_contact",
-                target_user: None,
-                target: Some(format!("telegram:{}", newcomer.0)),
-                data: json!({ "notified_admins": queued }),
-                correlation_id: Some(&ctx.correlation_id),
-            },
-            ctx.now,
-        )?;
-    }
-    Ok(())
 }
 
 #[cfg(test)]

@@ -3,8 +3,8 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use diesel::prelude::*;
 
-use super::schema::users;
-use super::types::{DepartmentId, OptionalUtcTime, TelegramId, UserId, UtcTime};
+use super::schema::{audit_log, users};
+use super::types::{AuditId, DepartmentId, OptionalUtcTime, TelegramId, UserId, UtcTime};
 use super::{DbConn, DbError};
 use crate::domain::user::{Language, Role, Status, WorkStatus};
 
@@ -102,6 +102,64 @@ pub fn insert(conn: &mut DbConn, new: &NewUser, now: DateTime<Utc>) -> Result<Us
     get(conn, id)
 }
 
+/// What a rejected user's new application changes.
+#[derive(Debug, Clone)]
+pub struct Reapplication {
+    pub username: Option<String>,
+    pub first_name: String,
+    pub last_name: String,
+    pub department_id: DepartmentId,
+    /// `Pending`, or `Active` for a bootstrap admin.
+    pub status: Status,
+    pub role: Option<Role>,
+    pub is_admin: bool,
+}
+
+/// Puts a rejected user's new application in place, only if they are still
+/// rejected (a removed user cannot apply again). The previous decision is
+/// cleared; the audit log keeps it. Returns whether it happened.
+pub fn reapply(
+    conn: &mut DbConn,
+    id: UserId,
+    new: &Reapplication,
+    now: DateTime<Utc>,
+) -> Result<bool, DbError> {
+    let changed = diesel::update(
+        users::table
+            .find(id)
+            .filter(users::status.eq(Status::Rejected)),
+    )
+    .set((
+        users::username.eq(new.username.as_deref()),
+        users::first_name.eq(&new.first_name),
+        users::last_name.eq(&new.last_name),
+        users::department_id.eq(Some(new.department_id)),
+        users::status.eq(new.status),
+        users::role.eq(new.role),
+        users::is_admin.eq(new.is_admin),
+        users::decided_at.eq(None::<UtcTime>),
+        users::decided_by.eq(None::<UserId>),
+        users::updated_at.eq(UtcTime::from(now)),
+    ))
+    .execute(conn)?;
+    Ok(changed == 1)
+}
+
+/// The audit action that records an application (first or repeated).
+pub const APPLICATION_ACTION: &str = "user.registered";
+
+/// The audit id of the user's latest application: it names the application
+/// round, so approve/reject buttons of an earlier round can be told apart.
+pub fn application_round(conn: &mut DbConn, id: UserId) -> Result<Option<AuditId>, DbError> {
+    Ok(audit_log::table
+        .filter(audit_log::target_user_id.eq(id))
+        .filter(audit_log::action.eq(APPLICATION_ACTION))
+        .order(audit_log::id.desc())
+        .select(audit_log::id)
+        .first(conn)
+        .optional()?)
+}
+
 pub fn get(conn: &mut DbConn, id: UserId) -> Result<User, DbError> {
     Ok(users::table
         .find(id)
@@ -126,6 +184,18 @@ pub fn find_by_telegram_id(
         .select(User::as_select())
         .first(conn)
         .optional()?)
+}
+
+/// The users among `telegram_ids` who have a row.
+pub fn find_by_telegram_ids(
+    conn: &mut DbConn,
+    telegram_ids: &[TelegramId],
+) -> Result<Vec<User>, DbError> {
+    Ok(users::table
+        .filter(users::telegram_id.eq_any(telegram_ids))
+        .order(users::id)
+        .select(User::as_select())
+        .load(conn)?)
 }
 
 /// Active admins, who receive registration requests and reports.

@@ -24,5 +24,6 @@ macro_rules! stored_enum {
 }
 
 pub mod delivery;
+pub mod registration;
 pub mod settings;
 pub mod user;

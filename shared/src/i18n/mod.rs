@@ -40,10 +40,36 @@ pub fn t(language: Language, key: &str, args: &[(&str, &str)]) -> String {
         tracing::error!(key, %language, "missing translation");
         return key.to_owned();
     };
-    let mut text = template.clone();
-    for (name, value) in args {
-        text = text.replace(&format!("{{{name}}}"), &escape_html(value));
+    fill(template, args)
+}
+
+/// Replaces each `{name}` of `template` in one pass, so a value that itself
+/// contains `{other}` is never filled in again.
+fn fill(template: &str, args: &[(&str, &str)]) -> String {
+    let mut text = String::with_capacity(template.len() + 32);
+    let mut rest = template;
+    while let Some(open) = rest.find('{') {
+        text.push_str(&rest[..open]);
+        let after = &rest[open + 1..];
+        match after.find('}').map(|close| (&after[..close], close)) {
+            Some((name, close)) => {
+                match args.iter().find(|(arg, _)| *arg == name) {
+                    Some((_, value)) => text.push_str(&escape_html(value)),
+                    None => {
+                        text.push('{');
+                        text.push_str(name);
+                        text.push('}');
+                    }
+                }
+                rest = &after[close + 1..];
+            }
+            None => {
+                text.push_str(&rest[open..]);
+                rest = "";
+            }
+        }
     }
+    text.push_str(rest);
     text
 }
 
@@ -116,6 +142,11 @@ mod tests {
             "{text}"
         );
         assert_eq!(t(Language::Ru, "no.such.key", &[]), "no.such.key");
+        assert_eq!(
+            fill("{a} and {b} {missing}", &[("b", "{a}"), ("a", "<x>")]),
+            "&lt;x&gt; and {a} {missing}",
+            "values are never filled in again"
+        );
         assert!(t(Language::Ru, "start.new", &[("name", "Анна")]).contains("Здравствуйте, Анна"));
     }
 }
