@@ -13,7 +13,7 @@ use frankenstein::updates::Update;
 use shared::clock::Clock;
 use shared::db::Db;
 use shared::db::types::OutboxMessageId;
-use shared::jobs::{DeliverMessage, Job, Queue, idempotency_key};
+use shared::jobs::{DeliverMessage, Queue};
 use shared::startup::ShutdownSignal;
 use shared::telegram::delivery::{Delivery, DeliveryOutcome};
 use shared::telegram::{TelegramClient, TelegramError};
@@ -205,7 +205,7 @@ impl Poller {
             outbox_id: id.0,
             correlation_id: correlation_id.to_owned(),
         };
-        let key = idempotency_key(DeliverMessage::QUEUE, id.0, 0);
+        let key = job.idempotency_key(0);
         if let Err(error) = self.queue.push(&job, &key).await {
             // The sweep pushes it again: the message itself is in the outbox.
             tracing::warn!(%error, outbox_id = %id, "cannot queue the message; the sweep will");

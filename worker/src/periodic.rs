@@ -7,7 +7,7 @@ use std::time::Duration;
 use chrono::TimeDelta;
 use shared::clock::Clock;
 use shared::db::{Db, DbError, outbox, periodic, updates};
-use shared::jobs::{DeliverMessage, Job, Queue, idempotency_key};
+use shared::jobs::{DeliverMessage, Queue};
 use tokio::sync::watch;
 
 /// Pending messages older than this are presumed to have lost their push.
@@ -70,14 +70,7 @@ impl Ticker {
                 outbox_id: message.id.0,
                 correlation_id: message.correlation_id.clone().unwrap_or_default(),
             };
-            match self
-                .queue
-                .push(
-                    &job,
-                    &idempotency_key(DeliverMessage::QUEUE, message.id.0, 0),
-                )
-                .await
-            {
+            match self.queue.push(&job, &job.idempotency_key(0)).await {
                 Ok(shared::jobs::Pushed::Queued) => pushed += 1,
                 Ok(shared::jobs::Pushed::AlreadyQueued) => {}
                 Err(error) => tracing::warn!(%error, outbox_id = %message.id, "sweep cannot push"),
