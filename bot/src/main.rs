@@ -89,6 +89,7 @@ async fn serve(config: Config, mut shutdown: ShutdownSignal) -> anyhow::Result<(
         queue: queue.clone(),
         clock,
         bootstrap_admins: config.telegram.admin_ids.clone(),
+        company_zone: config.timezone,
         poll_timeout: config.telegram.poll_timeout,
         health,
     };

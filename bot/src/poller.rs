@@ -32,6 +32,8 @@ pub struct Poller {
     pub queue: Queue,
     pub clock: Clock,
     pub bootstrap_admins: Vec<i64>,
+    /// The company zone (`TIMEZONE`): new users start in it.
+    pub company_zone: chrono_tz::Tz,
     pub poll_timeout: Duration,
     pub health: Arc<Health>,
 }
@@ -128,6 +130,7 @@ impl Poller {
                 correlation_id: correlation_id.clone(),
                 now: self.clock.now(),
                 bootstrap_admins: self.bootstrap_admins.clone(),
+                company_zone: self.company_zone,
             };
             let update = Arc::new(update);
             let mut attempt = 0;

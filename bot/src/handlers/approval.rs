@@ -130,13 +130,13 @@ pub(super) fn notify_admins(
             }
             .data(),
         };
-        let message = OutgoingMessage {
+        let message = OutgoingMessage::with_buttons(
             text,
-            buttons: vec![vec![
+            vec![vec![
                 button(Decision::Approve, "admin.approve"),
                 button(Decision::Reject, "admin.reject"),
             ]],
-        };
+        );
         let notice = Notice {
             chat_id,
             recipient: admin.as_ref().map(|a| a.id),
@@ -227,8 +227,9 @@ pub(super) fn on_decide(
     let decided = users::get(turn.conn, target.id)?;
     tell_applicant(turn, &decided, decision, round)?;
     turn.set_menu(&decided);
+    // The request becomes the record of the decision, without its buttons.
     let text = t(language, confirmation, &[("name", &target.full_name())]);
-    turn.reply(actor, OutgoingMessage::text(text))?;
+    turn.show(actor, OutgoingMessage::text(text))?;
     Ok(Some(t(language, toast, &[])))
 }
 
@@ -282,6 +283,6 @@ fn already_decided(
         key,
         &[("admin", &admin), ("name", &target.full_name())],
     );
-    turn.reply(actor, OutgoingMessage::text(text))?;
+    turn.show(actor, OutgoingMessage::text(text))?;
     Ok(Some(t(language, "approval.toast.already", &[])))
 }

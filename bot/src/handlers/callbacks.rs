@@ -3,31 +3,60 @@
 //! message) gets "this menu is out of date" and a fresh menu, and changes
 //! nothing.
 
-use frankenstein::types::CallbackQuery;
+use frankenstein::types::{CallbackQuery, MaybeInaccessibleMessage};
 use shared::db::DbError;
 use shared::domain::registration::RegistrationCallback;
 use shared::i18n::t;
 
-use super::{Actor, Turn, approval, registration, start};
+use super::{Actor, Turn, admin, approval, broadcast, profile, registration, start};
 
 /// Handles a press and always answers it (stops the client's spinner).
 pub(super) fn on_press(turn: &mut Turn<'_>, query: &CallbackQuery) -> Result<(), DbError> {
     let actor = Actor::load(turn.conn, turn.ctx, &query.from)?;
-    let parsed = query.data.as_deref().and_then(RegistrationCallback::parse);
-    let toast = match parsed {
-        Some(RegistrationCallback::Department(id)) => {
-            registration::on_department(turn, &actor, id)?
+    turn.pressed_message = pressed_message(query, &actor);
+    let data = query.data.as_deref().unwrap_or_default();
+    let toast = if let Some(rest) = data.strip_prefix("adm:") {
+        admin::on_press(turn, &actor, rest)?
+    } else if let Some(rest) = data.strip_prefix("prf:") {
+        profile::on_press(turn, &actor, rest)?
+    } else if let Some(rest) = data.strip_prefix("bc:") {
+        broadcast::on_press(turn, &actor, rest)?
+    } else {
+        registration_press(turn, &actor, data)?
+    };
+    turn.effects.callback_answer = Some((query.id.clone(), toast));
+    Ok(())
+}
+
+/// The pressed message, when it is a message of the presser's own chat
+/// (the only kind the bot may edit in reply).
+fn pressed_message(query: &CallbackQuery, actor: &Actor<'_>) -> Option<i64> {
+    match &query.message {
+        Some(MaybeInaccessibleMessage::Message(message))
+            if message.chat.id == actor.telegram_id.0 =>
+        {
+            Some(i64::from(message.message_id))
         }
-        Some(RegistrationCallback::ApplyAgain) => registration::apply_again(turn, &actor)?,
+        _ => None,
+    }
+}
+
+/// Registration and approval buttons (no prefix of their own).
+fn registration_press(
+    turn: &mut Turn<'_>,
+    actor: &Actor<'_>,
+    data: &str,
+) -> Result<Option<String>, DbError> {
+    Ok(match RegistrationCallback::parse(data) {
+        Some(RegistrationCallback::Department(id)) => registration::on_department(turn, actor, id)?,
+        Some(RegistrationCallback::ApplyAgain) => registration::apply_again(turn, actor)?,
         Some(RegistrationCallback::Decide {
             decision,
             user,
             round,
-        }) => approval::on_decide(turn, &actor, decision, user, round)?,
-        None => stale(turn, &actor, "unknown callback data")?,
-    };
-    turn.effects.callback_answer = Some((query.id.clone(), toast));
-    Ok(())
+        }) => approval::on_decide(turn, actor, decision, user, round)?,
+        None => stale(turn, actor, "unknown callback data")?,
+    })
 }
 
 /// A press that no longer fits: "this menu is out of date", then where the

@@ -24,9 +24,13 @@
 //! Anna:     🎉 Your request has been approved! …                    (via the worker)
 //! ```
 
+mod admin;
 mod approval;
+mod broadcast;
 mod callbacks;
+mod dialogue;
 mod menu;
+mod profile;
 mod registration;
 mod start;
 
@@ -37,11 +41,13 @@ use shared::db::audit::{self, AuditEntry};
 use shared::db::outbox::{self, NewOutboxMessage};
 use shared::db::types::{AuditId, OutboxMessageId, TelegramId, UserId};
 use shared::db::users::{self, User};
-use shared::db::{DbConn, DbError, dialogues, updates};
+use shared::db::{DbConn, DbError, updates};
 use shared::domain::delivery::Lane;
 use shared::domain::user::{Language, Status};
 use shared::i18n::t;
 use shared::telegram::OutgoingMessage;
+
+use dialogue::Dialogue;
 
 /// The chat an update belongs to (updates of one chat are handled in order).
 pub fn chat_of(update: &Update) -> Option<i64> {
@@ -76,11 +82,9 @@ pub struct Context {
     pub correlation_id: String,
     pub now: DateTime<Utc>,
     pub bootstrap_admins: Vec<i64>,
+    /// The company zone (`TIMEZONE`): new users start in it.
+    pub company_zone: chrono_tz::Tz,
 }
-
-/// The zone a new user starts with.
-// TODO: the company zone (`Config::timezone`) once the poller carries it.
-const NEW_USER_TIME_ZONE: &str = "Europe/Moscow";
 
 /// Handles one update inside the caller's transaction. Returns `None` when
 /// the update was handled before (redelivered after a crash).
@@ -96,6 +100,7 @@ pub fn handle(
         conn,
         ctx,
         effects: Effects::default(),
+        pressed_message: None,
     };
     match &update.content {
         // The bot talks in private chats only (chat id = user id).
@@ -116,33 +121,70 @@ pub fn handle(
 }
 
 /// Routes a message (text, or `""` for anything without text).
+///
+/// A registration survives commands (it is asked for again afterwards);
+/// any other dialogue is left when the user sends a command instead of the
+/// text it waits for.
 fn on_message(turn: &mut Turn<'_>, actor: &Actor<'_>, text: &str) -> Result<(), DbError> {
-    let registration = registration::load(turn, actor)?;
-    match (command_of(text), registration) {
-        (Some("/cancel"), _) => cancel(turn, actor),
-        (Some("/start"), Some(state)) => registration::remind(turn, actor, &state),
-        (Some("/start"), None) => start::start(turn, actor),
-        (Some(command), Some(state)) => {
-            start::command(turn, actor, command, true)?;
+    let dialogue = dialogue::load(turn, actor)?;
+    match (command_of(text), dialogue) {
+        (Some("/cancel"), dialogue) => cancel(turn, actor, dialogue),
+        (Some(command), Some(Dialogue::Registration(state)))
+            if registration::may_register(actor) =>
+        {
+            if command != "/start" {
+                start::command(turn, actor, command, true)?;
+            }
             registration::remind(turn, actor, &state)
         }
-        (Some(command), None) => start::command(turn, actor, command, false),
-        (None, Some(state)) => registration::on_text(turn, actor, state, text),
-        (None, None) => start::on_text(turn, actor),
+        (Some(command), dialogue) => {
+            if dialogue.is_some() {
+                dialogue::clear(turn, actor)?;
+            }
+            on_command(turn, actor, command, arguments_of(text))
+        }
+        (None, Some(Dialogue::Registration(state))) if registration::may_register(actor) => {
+            registration::on_text(turn, actor, state, text)
+        }
+        (None, Some(Dialogue::Profile(input))) => profile::on_text(turn, actor, input, text),
+        (None, Some(Dialogue::Admin(input))) => admin::on_text(turn, actor, input, text),
+        (None, Some(Dialogue::Broadcast(input))) => broadcast::on_text(turn, actor, input, text),
+        (None, _) => start::on_text(turn, actor),
+    }
+}
+
+/// A command outside a registration. Each handler checks the caller's
+/// status and role itself.
+fn on_command(
+    turn: &mut Turn<'_>,
+    actor: &Actor<'_>,
+    command: &str,
+    arguments: &str,
+) -> Result<(), DbError> {
+    let active = actor.status() == Some(Status::Active);
+    match command {
+        "/start" => start::start(turn, actor),
+        "/language" => profile::language(turn, actor),
+        "/profile" if active => profile::command(turn, actor),
+        "/admin" if active => admin::command(turn, actor),
+        "/broadcast" if active => broadcast::command(turn, actor, arguments),
+        _ => start::command(turn, actor, command, false),
     }
 }
 
 /// `/cancel`: leaves whatever dialogue the user is in.
-fn cancel(turn: &mut Turn<'_>, actor: &Actor<'_>) -> Result<(), DbError> {
-    let key = if registration::load(turn, actor)?.is_some() {
-        "reg.cancelled"
-    } else if dialogues::load::<serde_json::Value>(turn.conn, actor.telegram_id)?.is_some() {
-        "cancel.done"
-    } else {
-        "cancel.nothing"
+fn cancel(
+    turn: &mut Turn<'_>,
+    actor: &Actor<'_>,
+    dialogue: Option<Dialogue>,
+) -> Result<(), DbError> {
+    let key = match dialogue {
+        None => "cancel.nothing",
+        Some(Dialogue::Registration(_)) => "reg.cancelled",
+        Some(_) => "cancel.done",
     };
-    if key != "cancel.nothing" {
-        dialogues::clear(turn.conn, actor.telegram_id)?;
+    if dialogue.is_some() {
+        dialogue::clear(turn, actor)?;
     }
     turn.reply(actor, OutgoingMessage::text(t(actor.language, key, &[])))
 }
@@ -190,9 +232,18 @@ struct Turn<'a> {
     conn: &'a mut DbConn,
     ctx: &'a Context,
     effects: Effects,
+    /// The bot message whose button was pressed, in the presser's chat.
+    pressed_message: Option<i64>,
 }
 
 impl Turn<'_> {
+    /// Shows `message` in place of the message whose button was pressed
+    /// (menus that change in place), or as a reply to a command.
+    fn show(&mut self, actor: &Actor<'_>, message: OutgoingMessage) -> Result<(), DbError> {
+        let message = message.editing(self.pressed_message);
+        self.reply(actor, message)
+    }
+
     /// A reply to the actor, delivered at once.
     fn reply(&mut self, actor: &Actor<'_>, message: OutgoingMessage) -> Result<(), DbError> {
         let id = outbox::insert(
@@ -283,9 +334,16 @@ fn command_of(text: &str) -> Option<&str> {
         .then(|| word.split('@').next().unwrap_or(word))
 }
 
+/// What follows the command word, trimmed (`/broadcast  Hello` → `Hello`).
+fn arguments_of(text: &str) -> &str {
+    let text = text.trim_start();
+    text.find(char::is_whitespace)
+        .map_or("", |end| text[end..].trim())
+}
+
 #[cfg(test)]
 mod tests {
-    use super::command_of;
+    use super::{arguments_of, command_of};
 
     #[test]
     fn commands_are_recognised_with_bot_names_and_arguments() {
@@ -293,5 +351,12 @@ mod tests {
         assert_eq!(command_of("  /help@SchedulerBot now"), Some("/help"));
         assert_eq!(command_of("hello /start"), None);
         assert_eq!(command_of(""), None);
+    }
+
+    #[test]
+    fn arguments_follow_the_command_word() {
+        assert_eq!(arguments_of("/broadcast  Hello\nworld "), "Hello\nworld");
+        assert_eq!(arguments_of("/broadcast"), "");
+        assert_eq!(arguments_of("  /admin@Bot x"), "x");
     }
 }

@@ -3,10 +3,10 @@
 //! applicant and pass the request to the admins.
 
 use serde_json::json;
+use shared::db::DbError;
 use shared::db::departments::{self, Department};
 use shared::db::types::DepartmentId;
 use shared::db::users::{self, NewUser, Reapplication};
-use shared::db::{DbError, dialogues};
 use shared::domain::registration::{
     Application, DepartmentPick, Input, MAX_NAME_CHARS, NameError, Problem, Registration,
     RegistrationCallback, Step,
@@ -16,10 +16,11 @@ use shared::i18n::t;
 use shared::telegram::OutgoingMessage;
 use shared::telegram::message::Button;
 
-use super::{Actor, NEW_USER_TIME_ZONE, Turn, approval, callbacks, start};
+use super::dialogue::{self, Dialogue};
+use super::{Actor, Turn, approval, callbacks, start};
 
 /// Whether the actor may (re-)apply: no user row yet, or rejected.
-fn may_register(actor: &Actor<'_>) -> bool {
+pub(super) fn may_register(actor: &Actor<'_>) -> bool {
     matches!(actor.status(), None | Some(Status::Rejected))
 }
 
@@ -31,14 +32,20 @@ pub(super) fn load(
     if !may_register(actor) {
         return Ok(None);
     }
-    dialogues::load(turn.conn, actor.telegram_id)
+    Ok(match dialogue::load(turn, actor)? {
+        Some(Dialogue::Registration(state)) => Some(state),
+        _ => None,
+    })
 }
 
 /// Starts a registration: with the welcome (`/start`) or just the first
 /// question ("apply again").
 pub(super) fn begin(turn: &mut Turn<'_>, actor: &Actor<'_>, welcome: bool) -> Result<(), DbError> {
-    let state = Registration::FirstName;
-    dialogues::save(turn.conn, actor.telegram_id, &state, turn.ctx.now)?;
+    dialogue::save(
+        turn,
+        actor,
+        &Dialogue::Registration(Registration::FirstName),
+    )?;
     let text = if welcome {
         let key = if actor.bootstrap {
             "start.new_admin"
@@ -118,7 +125,7 @@ fn advance(
 ) -> Result<(), DbError> {
     match state.step(input) {
         Step::Continue { next, problem } => {
-            dialogues::save(turn.conn, actor.telegram_id, &next, turn.ctx.now)?;
+            dialogue::save(turn, actor, &Dialogue::Registration(next.clone()))?;
             let before = problem.map(|problem| problem_text(actor, problem));
             let message = question(turn, actor, &next, before)?;
             turn.reply(actor, message)
@@ -167,7 +174,7 @@ fn question(
         Some(before) => format!("{before}\n\n{text}"),
         None => text,
     };
-    Ok(OutgoingMessage { text, buttons })
+    Ok(OutgoingMessage::with_buttons(text, buttons))
 }
 
 /// Two department buttons per row.
@@ -211,7 +218,7 @@ fn complete(
     actor: &Actor<'_>,
     application: Application,
 ) -> Result<(), DbError> {
-    dialogues::clear(turn.conn, actor.telegram_id)?;
+    dialogue::clear(turn, actor)?;
     let Some(department) = departments::find(turn.conn, application.department_id)? else {
         // Checked by the caller in this transaction; kept total anyway.
         return start::start(turn, actor);
@@ -236,7 +243,7 @@ fn complete(
                 role,
                 is_admin: bootstrap,
                 language: actor.language,
-                time_zone: NEW_USER_TIME_ZONE.to_owned(),
+                time_zone: turn.ctx.company_zone.name().to_owned(),
             },
             turn.ctx.now,
         )?,

@@ -79,13 +79,13 @@ pub(super) fn status(actor: &Actor<'_>) -> OutgoingMessage {
 
 /// `text` with an "apply again" button under it.
 pub(super) fn apply_again(text: String, language: Language) -> OutgoingMessage {
-    OutgoingMessage {
+    OutgoingMessage::with_buttons(
         text,
-        buttons: vec![vec![Button {
-            text: t(language, "reg.apply_again", &[]),
-            data: RegistrationCallback::ApplyAgain.data(),
-        }]],
-    }
+        vec![vec![Button::new(
+            t(language, "reg.apply_again", &[]),
+            RegistrationCallback::ApplyAgain.data(),
+        )]],
+    )
 }
 
 /// `/help` for an active user's role, plus the admin commands.

@@ -1,4 +1,6 @@
-//! Every user-visible text, in Russian and English (`ru.toml`, `en.toml`).
+//! Every user-visible text, in Russian and English: one catalogue per
+//! language, kept in one file per area (`en/<area>.toml`, `ru/<area>.toml`)
+//! so each feature's texts sit together. A key lives in exactly one area.
 //!
 //! Texts are HTML for Telegram's parse mode; values put into `{placeholders}`
 //! are HTML-escaped here, so a name like `<b>*O'Brien*</b>` shows as typed.
@@ -10,17 +12,28 @@ use crate::domain::user::Language;
 
 type Texts = HashMap<String, String>;
 
+/// `(area, English source, Russian source)` of every catalogue file.
+macro_rules! areas {
+    ($($area:literal),* $(,)?) => {
+        &[$(($area, include_str!(concat!("en/", $area, ".toml")), include_str!(concat!("ru/", $area, ".toml")))),*]
+    };
+}
+const AREAS: &[(&str, &str, &str)] = areas!["core", "admin", "profile", "broadcast", "booking"];
+
 static CATALOGUES: LazyLock<(Texts, Texts)> = LazyLock::new(|| {
-    (
-        parse(include_str!("en.toml")),
-        parse(include_str!("ru.toml")),
-    )
+    let mut en = Texts::new();
+    let mut ru = Texts::new();
+    for (area, english, russian) in AREAS {
+        en.extend(parse(area, english));
+        ru.extend(parse(area, russian));
+    }
+    (en, ru)
 });
 
-fn parse(source: &str) -> Texts {
+fn parse(area: &str, source: &str) -> Texts {
     toml::from_str(source).unwrap_or_else(|error| {
         // The catalogue tests make this unreachable in a release.
-        tracing::error!(%error, "a translation catalogue does not parse");
+        tracing::error!(area, %error, "a translation catalogue does not parse");
         Texts::new()
     })
 }
@@ -102,17 +115,26 @@ mod tests {
 
     #[test]
     fn catalogues_parse_and_have_the_same_keys_and_placeholders() {
-        let en: Texts = toml::from_str(include_str!("en.toml")).expect("en.toml parses");
-        let ru: Texts = toml::from_str(include_str!("ru.toml")).expect("ru.toml parses");
-        let en_keys: BTreeSet<_> = en.keys().collect();
-        let ru_keys: BTreeSet<_> = ru.keys().collect();
-        assert_eq!(en_keys, ru_keys, "keys differ between en.toml and ru.toml");
-        for (key, english) in &en {
+        let mut seen = BTreeSet::new();
+        for (area, english, russian) in AREAS {
+            let en: Texts = toml::from_str(english)
+                .unwrap_or_else(|e| panic!("en/{area}.toml does not parse: {e}"));
+            let ru: Texts = toml::from_str(russian)
+                .unwrap_or_else(|e| panic!("ru/{area}.toml does not parse: {e}"));
+            let en_keys: BTreeSet<_> = en.keys().collect();
+            let ru_keys: BTreeSet<_> = ru.keys().collect();
             assert_eq!(
-                placeholders(english),
-                placeholders(&ru[key]),
-                "placeholders of `{key}` differ"
+                en_keys, ru_keys,
+                "keys differ between en/{area}.toml and ru/{area}.toml"
             );
+            for (key, english) in &en {
+                assert!(seen.insert(key.clone()), "`{key}` is defined in two areas");
+                assert_eq!(
+                    placeholders(english),
+                    placeholders(&ru[key]),
+                    "placeholders of `{key}` differ"
+                );
+            }
         }
     }
 

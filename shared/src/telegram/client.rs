@@ -7,7 +7,8 @@ use std::time::Duration;
 use frankenstein::AsyncTelegramApi;
 use frankenstein::client_reqwest::Bot;
 use frankenstein::methods::{
-    AnswerCallbackQueryParams, GetUpdatesParams, SendMessageParams, SetMyCommandsParams,
+    AnswerCallbackQueryParams, EditMessageTextParams, GetUpdatesParams, SendMessageParams,
+    SetMyCommandsParams,
 };
 use frankenstein::types::{
     AllowedUpdate, BotCommand, BotCommandScope, BotCommandScopeChat, InlineKeyboardButton,
@@ -80,36 +81,42 @@ impl TelegramClient {
         chat_id: i64,
         message: &OutgoingMessage,
     ) -> Result<i64, TelegramError> {
-        let markup = (!message.buttons.is_empty()).then(|| {
-            ReplyMarkup::InlineKeyboardMarkup(
-                InlineKeyboardMarkup::builder()
-                    .inline_keyboard(
-                        message
-                            .buttons
-                            .iter()
-                            .map(|row| {
-                                row.iter()
-                                    .map(|b| {
-                                        InlineKeyboardButton::builder()
-                                            .text(b.text.clone())
-                                            .callback_data(b.data.clone())
-                                            .build()
-                                    })
-                                    .collect()
-                            })
-                            .collect(),
-                    )
-                    .build(),
-            )
-        });
         let params = SendMessageParams::builder()
             .chat_id(chat_id)
             .text(message.text.clone())
             .parse_mode(frankenstein::ParseMode::Html)
-            .maybe_reply_markup(markup)
+            .maybe_reply_markup(keyboard(message).map(ReplyMarkup::InlineKeyboardMarkup))
             .build();
         let sent = self.bot.send_message(&params).await?;
         Ok(i64::from(sent.result.message_id))
+    }
+
+    /// Replaces the text and buttons of bot message `message_id`. An edit
+    /// that changes nothing counts as done.
+    pub async fn edit(
+        &self,
+        chat_id: i64,
+        message_id: i64,
+        message: &OutgoingMessage,
+    ) -> Result<(), TelegramError> {
+        let message_id = i32::try_from(message_id)
+            .map_err(|_| TelegramError::Rejected("message to edit not found".to_owned()))?;
+        let params = EditMessageTextParams::builder()
+            .chat_id(chat_id)
+            .message_id(message_id)
+            .text(message.text.clone())
+            .parse_mode(frankenstein::ParseMode::Html)
+            .maybe_reply_markup(keyboard(message))
+            .build();
+        match self.bot.edit_message_text(&params).await {
+            Ok(_) => Ok(()),
+            Err(error) => match TelegramError::from(error) {
+                TelegramError::Rejected(reason) if reason.contains("message is not modified") => {
+                    Ok(())
+                }
+                other => Err(other),
+            },
+        }
     }
 
     /// Acknowledges a button press (stops the client's spinner).
@@ -156,4 +163,28 @@ impl TelegramClient {
     pub async fn get_me(&self) -> Result<Option<String>, TelegramError> {
         Ok(self.bot.get_me().await?.result.username)
     }
+}
+
+/// The inline keyboard of `message`, if it has buttons.
+fn keyboard(message: &OutgoingMessage) -> Option<InlineKeyboardMarkup> {
+    (!message.buttons.is_empty()).then(|| {
+        InlineKeyboardMarkup::builder()
+            .inline_keyboard(
+                message
+                    .buttons
+                    .iter()
+                    .map(|row| {
+                        row.iter()
+                            .map(|b| {
+                                InlineKeyboardButton::builder()
+                                    .text(b.text.clone())
+                                    .callback_data(b.data.clone())
+                                    .build()
+                            })
+                            .collect()
+                    })
+                    .collect(),
+            )
+            .build()
+    })
 }

@@ -97,7 +97,7 @@ impl Delivery {
             }
         };
         self.wait_for_slot(row.chat_id, row.lane).await?;
-        match self.client.send(row.chat_id, &message).await {
+        match self.send_or_edit(row.chat_id, &message).await {
             Ok(telegram_message_id) => {
                 let now = self.clock.now();
                 let recorded = self
@@ -164,6 +164,26 @@ impl Delivery {
                     reason,
                 })
             }
+        }
+    }
+
+    /// Sends `message`, or edits the message it names; an edit Telegram
+    /// refuses (too old, deleted) becomes a new message.
+    async fn send_or_edit(
+        &self,
+        chat_id: i64,
+        message: &OutgoingMessage,
+    ) -> Result<i64, TelegramError> {
+        let Some(message_id) = message.edit_message_id else {
+            return self.client.send(chat_id, message).await;
+        };
+        match self.client.edit(chat_id, message_id, message).await {
+            Ok(()) => Ok(message_id),
+            Err(TelegramError::Rejected(reason)) => {
+                tracing::info!(%reason, "message cannot be edited; sending it anew");
+                self.client.send(chat_id, message).await
+            }
+            Err(other) => Err(other),
         }
     }
 
