@@ -29,9 +29,12 @@ macro_rules! on_both_backends {
     };
 }
 
+mod admin;
 mod binaries;
+mod broadcast;
 mod fake_telegram;
 mod pipe;
+mod profile;
 mod queue;
 mod registration;
 mod storage;

@@ -1,0 +1,1 @@
+//! admin flows through the real binaries, on both databases.

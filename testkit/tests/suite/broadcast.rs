@@ -1,0 +1,1 @@
+//! broadcast flows through the real binaries, on both databases.

@@ -1,0 +1,1 @@
+//! profile flows through the real binaries, on both databases.
