@@ -47,6 +47,7 @@ pub fn new_correlation_id() -> String {
 impl Poller {
     /// Polls until a shutdown signal arrives; a batch in hand is finished first.
     pub async fn run(self, shutdown: &mut ShutdownSignal) {
+        self.set_default_menus().await;
         let mut offset = match self.db.read(shared::db::updates::last_handled).await {
             Ok(last) => last.map(|id| id + 1),
             Err(error) => {
@@ -90,6 +91,20 @@ impl Poller {
             }
         }
         tracing::info!("polling stopped");
+    }
+
+    /// The menu of chats without one of their own (newcomers), per language;
+    /// best effort: users set their own on registration.
+    async fn set_default_menus(&self) {
+        for (language_code, commands) in handlers::default_menus() {
+            if let Err(error) = self
+                .client
+                .set_default_commands(&commands, language_code)
+                .await
+            {
+                tracing::warn!(%error, "cannot set the default command menu");
+            }
+        }
     }
 
     async fn handle_batch(&self, batch: Vec<Update>) {

@@ -9,5 +9,6 @@
 pub mod bins;
 pub mod db;
 pub mod fake_telegram;
+pub mod people;
 pub mod process;
 pub mod stack;

@@ -2,8 +2,10 @@
 //! and reminders later) and runs the periodic work; any number of copies may
 //! run side by side.
 
+mod broadcast;
 mod jobs;
 mod periodic;
+mod work_status;
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -58,6 +60,14 @@ async fn serve(config: Config, mut shutdown: ShutdownSignal) -> anyhow::Result<(
     let worker_name = periodic::worker_name();
 
     let (stop, stopped) = tokio::sync::watch::channel(false);
+    let broadcasts = tokio::spawn(
+        broadcast::Monitor {
+            db: db.clone(),
+            queue: queue.clone(),
+            clock: clock.clone(),
+        }
+        .run(stopped.clone()),
+    );
     let ticker = tokio::spawn(
         periodic::Ticker {
             db: db.clone(),
@@ -86,6 +96,9 @@ async fn serve(config: Config, mut shutdown: ShutdownSignal) -> anyhow::Result<(
     let _ = stop.send(true);
     if let Err(error) = ticker.await {
         tracing::warn!(%error, "periodic work ended abnormally");
+    }
+    if let Err(error) = broadcasts.await {
+        tracing::warn!(%error, "broadcast progress ended abnormally");
     }
     queue.close().await;
     db.close();

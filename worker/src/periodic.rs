@@ -53,6 +53,7 @@ impl Ticker {
         if let Err(error) = self.prune_daily().await {
             tracing::warn!(%error, "daily cleanup failed");
         }
+        crate::work_status::return_due(&self.db, &self.queue, &self.clock).await;
     }
 
     /// Re-pushes messages still pending well after they were due (their push

@@ -22,7 +22,7 @@ pub(super) fn commands(user: Option<&User>, language: Language) -> Commands {
 
 fn names(status: Option<Status>, role: Option<Role>, is_admin: bool) -> Vec<&'static str> {
     let mut names = match (status, role) {
-        (None | Some(Status::Rejected), _) => vec!["start", "help", "cancel"],
+        (None | Some(Status::Rejected), _) => vec!["start", "help", "language", "cancel"],
         (Some(Status::Pending), _) => vec!["start", "help"],
         (Some(Status::Removed), _) => vec!["start"],
         (Some(Status::Active), Some(Role::Owner)) => vec![
@@ -57,7 +57,10 @@ mod tests {
 
     #[test]
     fn menus_follow_status_role_and_the_admin_flag() {
-        assert_eq!(names(None, None, false), ["start", "help", "cancel"]);
+        assert_eq!(
+            names(None, None, false),
+            ["start", "help", "language", "cancel"]
+        );
         assert_eq!(names(Some(Status::Pending), None, false), ["start", "help"]);
         assert_eq!(
             names(Some(Status::Removed), Some(Role::Manager), true),

@@ -86,6 +86,15 @@ pub struct Context {
     pub company_zone: chrono_tz::Tz,
 }
 
+/// The command menus of chats without their own, by Telegram language code
+/// (`None`: everyone else).
+pub fn default_menus() -> Vec<(Option<&'static str>, menu::Commands)> {
+    vec![
+        (None, menu::commands(None, Language::En)),
+        (Some("ru"), menu::commands(None, Language::Ru)),
+    ]
+}
+
 /// Handles one update inside the caller's transaction. Returns `None` when
 /// the update was handled before (redelivered after a crash).
 pub fn handle(

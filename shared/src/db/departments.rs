@@ -123,3 +123,42 @@ pub fn set_retired(
         Ok(())
     }
 }
+
+/// Retires a department that is offered now. Returns whether it happened
+/// (a second press changes nothing).
+pub fn retire(conn: &mut DbConn, id: DepartmentId, now: DateTime<Utc>) -> Result<bool, DbError> {
+    let changed = diesel::update(
+        departments::table
+            .find(id)
+            .filter(departments::retired_at.is_null()),
+    )
+    .set(departments::retired_at.eq(Some(UtcTime::from(now))))
+    .execute(conn)?;
+    Ok(changed == 1)
+}
+
+/// Offers a retired department again. Returns whether it happened.
+pub fn restore(conn: &mut DbConn, id: DepartmentId) -> Result<bool, DbError> {
+    let changed = diesel::update(
+        departments::table
+            .find(id)
+            .filter(departments::retired_at.is_not_null()),
+    )
+    .set(departments::retired_at.eq(None::<UtcTime>))
+    .execute(conn)?;
+    Ok(changed == 1)
+}
+
+/// How many users (of any status) belong to each department.
+pub fn member_counts(conn: &mut DbConn) -> Result<Vec<(DepartmentId, i64)>, DbError> {
+    use super::schema::users;
+    let rows: Vec<(Option<DepartmentId>, i64)> = users::table
+        .filter(users::department_id.is_not_null())
+        .group_by(users::department_id)
+        .select((users::department_id, diesel::dsl::count_star()))
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(id, count)| id.map(|id| (id, count)))
+        .collect())
+}

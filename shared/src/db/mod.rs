@@ -9,6 +9,7 @@
 
 pub mod audit;
 pub mod booking_settings;
+pub mod broadcasts;
 pub mod budget;
 pub mod departments;
 pub mod dialogues;
@@ -18,9 +19,11 @@ pub mod outbox;
 pub mod periodic;
 mod pool;
 pub mod schema;
+pub mod stats;
 pub mod types;
 pub mod updates;
 pub mod users;
+pub mod work_status;
 
 pub use pool::{Backend, DatabaseUrl, Db, DbConn, DbError, MultiBackend, immediate_tx};
 pub use types::UtcTime;

@@ -160,6 +160,40 @@ pub fn overdue(
         .load(conn)?)
 }
 
+/// Replaces the body of a message not sent yet (a progress edit that has
+/// newer news); `false` when it went out meanwhile.
+pub fn replace_pending_body(
+    conn: &mut DbConn,
+    id: OutboxMessageId,
+    body: &str,
+) -> Result<bool, DbError> {
+    let changed = diesel::update(pending(id))
+        .set(outbox_messages::body.eq(body))
+        .execute(conn)?;
+    Ok(changed == 1)
+}
+
+/// Drops the pending messages of `kind` for broadcast `broadcast`: a newer
+/// message (the final report) supersedes them and they must never land
+/// after it.
+pub fn cancel_pending_of_broadcast(
+    conn: &mut DbConn,
+    broadcast: BroadcastId,
+    kind: &str,
+) -> Result<usize, DbError> {
+    Ok(diesel::update(
+        outbox_messages::table
+            .filter(outbox_messages::broadcast_id.eq(broadcast))
+            .filter(outbox_messages::kind.eq(kind))
+            .filter(outbox_messages::state.eq(OutboxState::Pending)),
+    )
+    .set((
+        outbox_messages::state.eq(OutboxState::Cancelled),
+        outbox_messages::last_error.eq(Some("superseded")),
+    ))
+    .execute(conn)?)
+}
+
 fn pending(
     id: OutboxMessageId,
 ) -> diesel::dsl::Filter<

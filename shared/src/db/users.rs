@@ -5,7 +5,8 @@ use diesel::prelude::*;
 
 use super::schema::{audit_log, users};
 use super::types::{AuditId, DepartmentId, OptionalUtcTime, TelegramId, UserId, UtcTime};
-use super::{DbConn, DbError};
+use super::{DbConn, DbError, MultiBackend};
+use crate::domain::admin::UserFilter;
 use crate::domain::user::{Language, Role, Status, WorkStatus};
 
 /// A stored user.
@@ -281,8 +282,24 @@ pub fn set_admin(
     Ok(changed == 1)
 }
 
+/// Key of the PostgreSQL advisory lock that serialises changes which take
+/// admin rights away (see [`count_other_active_admins`]).
+const ADMIN_CHANGES_LOCK_KEY: i64 = 0x5C4E_AD01;
+
 /// Active admins other than `id`: the last admin cannot step down.
+///
+/// Two admins revoking each other at once must not both see the other one
+/// still in office: on PostgreSQL the count first takes a transaction-scoped
+/// advisory lock, so the second transaction counts only after the first
+/// committed (read committed takes a fresh snapshot per statement); SQLite
+/// serialises writers with `BEGIN IMMEDIATE` already.
 pub fn count_other_active_admins(conn: &mut DbConn, id: UserId) -> Result<i64, DbError> {
+    if let DbConn::Pg(pg) = conn {
+        diesel::sql_query(format!(
+            "SELECT pg_advisory_xact_lock({ADMIN_CHANGES_LOCK_KEY})"
+        ))
+        .execute(pg)?;
+    }
     Ok(users::table
         .filter(users::is_admin.eq(true))
         .filter(users::status.eq(Status::Active))
@@ -369,4 +386,131 @@ pub fn set_unreachable(
         .set(users::unreachable_at.eq(at.map(UtcTime::from)))
         .execute(conn)?;
     Ok(())
+}
+
+/// The users `filter` selects, as a query to page or count.
+fn filtered(filter: &UserFilter) -> users::BoxedQuery<'static, MultiBackend> {
+    let mut query = users::table.into_boxed();
+    if let Some(role) = filter.role {
+        query = query.filter(users::role.eq(role));
+    }
+    if let Some(status) = filter.status {
+        query = query.filter(users::status.eq(status));
+    }
+    if let Some(department) = filter.department {
+        query = query.filter(users::department_id.eq(department));
+    }
+    query
+}
+
+/// One page of the users `filter` selects, in registration order (stable
+/// while the admin pages through).
+pub fn list(
+    conn: &mut DbConn,
+    filter: &UserFilter,
+    limit: i64,
+    offset: i64,
+) -> Result<Vec<User>, DbError> {
+    Ok(filtered(filter)
+        .order(users::id)
+        .limit(limit)
+        .offset(offset)
+        .select(User::as_select())
+        .load(conn)?)
+}
+
+/// How many users `filter` selects (for paging).
+pub fn count(conn: &mut DbConn, filter: &UserFilter) -> Result<i64, DbError> {
+    Ok(filtered(filter).count().get_result(conn)?)
+}
+
+/// Changes an active user's role from `from` to `to`, only if it is still
+/// `from` (a second press of the same button changes nothing). Returns
+/// whether it happened.
+pub fn change_role(
+    conn: &mut DbConn,
+    id: UserId,
+    from: Role,
+    to: Role,
+    now: DateTime<Utc>,
+) -> Result<bool, DbError> {
+    let changed = diesel::update(
+        users::table
+            .find(id)
+            .filter(users::status.eq(Status::Active))
+            .filter(users::role.eq(from)),
+    )
+    .set((
+        users::role.eq(Some(to)),
+        users::updated_at.eq(UtcTime::from(now)),
+    ))
+    .execute(conn)?;
+    Ok(changed == 1)
+}
+
+/// Gives an active user the admin flag, only if they do not have it yet.
+pub fn grant_admin(conn: &mut DbConn, id: UserId, now: DateTime<Utc>) -> Result<bool, DbError> {
+    let changed = diesel::update(
+        users::table
+            .find(id)
+            .filter(users::status.eq(Status::Active))
+            .filter(users::is_admin.eq(false)),
+    )
+    .set((
+        users::is_admin.eq(true),
+        users::updated_at.eq(UtcTime::from(now)),
+    ))
+    .execute(conn)?;
+    Ok(changed == 1)
+}
+
+/// Takes the admin flag from an active admin, only if another active admin
+/// remains (there is always someone to run the bot).
+pub fn revoke_admin(conn: &mut DbConn, id: UserId, now: DateTime<Utc>) -> Result<bool, DbError> {
+    if count_other_active_admins(conn, id)? == 0 {
+        return Ok(false);
+    }
+    let changed = diesel::update(
+        users::table
+            .find(id)
+            .filter(users::status.eq(Status::Active))
+            .filter(users::is_admin.eq(true)),
+    )
+    .set((
+        users::is_admin.eq(false),
+        users::updated_at.eq(UtcTime::from(now)),
+    ))
+    .execute(conn)?;
+    Ok(changed == 1)
+}
+
+/// Withdraws a user's access (soft: the row, their meetings and the audit
+/// log stay), only if they are in `from` still and are not the last active
+/// admin. Returns whether it happened.
+pub fn remove(
+    conn: &mut DbConn,
+    id: UserId,
+    from: Status,
+    now: DateTime<Utc>,
+) -> Result<bool, DbError> {
+    if from == Status::Removed {
+        return Ok(false);
+    }
+    let is_active_admin = users::table
+        .find(id)
+        .filter(users::status.eq(Status::Active))
+        .filter(users::is_admin.eq(true))
+        .count()
+        .get_result::<i64>(conn)?
+        > 0;
+    if is_active_admin && count_other_active_admins(conn, id)? == 0 {
+        return Ok(false);
+    }
+    let changed = diesel::update(users::table.find(id).filter(users::status.eq(from)))
+        .set((
+            users::status.eq(Status::Removed),
+            users::updated_at.eq(UtcTime::from(now)),
+        ))
+        .execute(conn)?;
+    Ok(changed == 1)
 }

@@ -23,7 +23,11 @@ macro_rules! stored_enum {
     };
 }
 
+pub mod admin;
+pub mod broadcast;
 pub mod delivery;
+pub mod profile;
 pub mod registration;
 pub mod settings;
+pub mod slots;
 pub mod user;

@@ -76,7 +76,7 @@ impl PersonName {
 
 /// Whether a character shows as something: not blank, not a control
 /// character, not a zero-width or direction mark.
-fn is_visible(c: char) -> bool {
+pub(crate) fn is_visible(c: char) -> bool {
     !(c.is_whitespace()
         || c.is_control()
         || matches!(

@@ -140,20 +140,26 @@ impl TelegramClient {
         commands: &[(&str, String)],
     ) -> Result<(), TelegramError> {
         let params = SetMyCommandsParams::builder()
-            .commands(
-                commands
-                    .iter()
-                    .map(|(command, description)| {
-                        BotCommand::builder()
-                            .command((*command).to_owned())
-                            .description(description.clone())
-                            .build()
-                    })
-                    .collect::<Vec<_>>(),
-            )
+            .commands(bot_commands(commands))
             .scope(BotCommandScope::Chat(
                 BotCommandScopeChat::builder().chat_id(chat_id).build(),
             ))
+            .build();
+        self.bot.set_my_commands(&params).await?;
+        Ok(())
+    }
+
+    /// Sets the menu of chats without their own, for clients in
+    /// `language_code` (all others when `None`).
+    pub async fn set_default_commands(
+        &self,
+        commands: &[(&str, String)],
+        language_code: Option<&str>,
+    ) -> Result<(), TelegramError> {
+        let params = SetMyCommandsParams::builder()
+            .commands(bot_commands(commands))
+            .scope(BotCommandScope::AllPrivateChats)
+            .maybe_language_code(language_code.map(str::to_owned))
             .build();
         self.bot.set_my_commands(&params).await?;
         Ok(())
@@ -187,4 +193,16 @@ fn keyboard(message: &OutgoingMessage) -> Option<InlineKeyboardMarkup> {
             )
             .build()
     })
+}
+
+fn bot_commands(commands: &[(&str, String)]) -> Vec<BotCommand> {
+    commands
+        .iter()
+        .map(|(command, description)| {
+            BotCommand::builder()
+                .command((*command).to_owned())
+                .description(description.clone())
+                .build()
+        })
+        .collect()
 }

@@ -6,8 +6,6 @@
 //! (bad names, commands and /cancel mid-dialogue, forged and stale buttons,
 //! a removed user, a bot restart in the middle of a registration).
 
-use std::time::Duration;
-
 use diesel::prelude::*;
 use shared::clock::Clock;
 use shared::db::audit;
@@ -18,181 +16,8 @@ use shared::db::users::{self, NewUser, User};
 use shared::db::{Db, dialogues};
 use shared::domain::user::{Language, Role, Status};
 use testkit::db::TestDb;
-use testkit::fake_telegram::{BotMessage, CommandScope, Entry, FakeTelegram, FakeUser};
+use testkit::people::{Person, menu};
 use testkit::stack::{Stack, StackConfig};
-
-const WAIT: Duration = Duration::from_secs(60);
-
-/// One person's chat with the bot.
-struct Person {
-    telegram: FakeTelegram,
-    user: FakeUser,
-}
-
-impl Person {
-    fn new(stack: &Stack, id: i64, first_name: &str, language: &str) -> Self {
-        Self {
-            telegram: stack.telegram.clone(),
-            user: stack
-                .telegram
-                .user(id)
-                .first_name(first_name)
-                .language_code(language),
-        }
-    }
-
-    fn id(&self) -> i64 {
-        self.user.id()
-    }
-
-    fn last_message_id(&self) -> i64 {
-        self.telegram
-            .last_bot_message(self.id())
-            .map_or(0, |m| m.message_id)
-    }
-
-    /// Waits for a bot message newer than `after` whose visible text
-    /// contains `expected`.
-    async fn gets_after(&self, after: i64, expected: &str) -> BotMessage {
-        self.telegram
-            .wait_for_bot_message(
-                self.id(),
-                |m| m.message_id > after && m.text.contains(expected),
-                WAIT,
-            )
-            .await
-            .unwrap_or_else(|e| panic!("waiting for {expected:?}: {e}"))
-    }
-
-    /// Sends `text`; returns the first new bot message containing `expected`.
-    async fn says(&self, text: &str, expected: &str) -> BotMessage {
-        let after = self.last_message_id();
-        self.user.send_text(text);
-        self.gets_after(after, expected).await
-    }
-
-    /// Presses `data` under message `message_id`; returns the new bot
-    /// message containing `expected` and the toast.
-    async fn presses(
-        &self,
-        message_id: i64,
-        data: &str,
-        expected: &str,
-    ) -> (BotMessage, Option<String>) {
-        let after = self.last_message_id();
-        let edits = self.edits_of(message_id);
-        let update_id = self.user.press(message_id, data);
-        let reply = self
-            .telegram
-            .wait_for_bot_message(
-                self.id(),
-                |m| {
-                    let fresh =
-                        m.message_id > after || (m.message_id == message_id && m.edits > edits);
-                    fresh && m.text.contains(expected)
-                },
-                WAIT,
-            )
-            .await
-            .unwrap_or_else(|e| panic!("waiting for {expected:?}: {e}"));
-        (reply, self.toast(update_id).await)
-    }
-
-    /// How often bot message `message_id` has been edited so far.
-    fn edits_of(&self, message_id: i64) -> u32 {
-        self.telegram
-            .bot_messages(self.id())
-            .into_iter()
-            .find(|m| m.message_id == message_id)
-            .map_or(0, |m| m.edits)
-    }
-
-    /// Presses the button labelled `label` on the newest message with one.
-    async fn presses_button(&self, label: &str, expected: &str) -> (BotMessage, Option<String>) {
-        let (message_id, data) = self.button(|_| true, label);
-        self.presses(message_id, &data, expected).await
-    }
-
-    /// The newest bot message that matches `which` and has a button
-    /// labelled `label`: its id and the button's data.
-    fn button(&self, which: impl Fn(&BotMessage) -> bool, label: &str) -> (i64, String) {
-        self.telegram
-            .bot_messages(self.id())
-            .into_iter()
-            .rev()
-            .filter(|m| which(m))
-            .find_map(|m| {
-                m.callback_data(label)
-                    .map(|data| (m.message_id, data.to_owned()))
-            })
-            .unwrap_or_else(|| panic!("no button {label:?} in chat {}", self.id()))
-    }
-
-    /// The answer to the press carried by `update_id`.
-    async fn toast(&self, update_id: i64) -> Option<String> {
-        let query_id = self
-            .telegram
-            .transcript(self.id())
-            .into_iter()
-            .find_map(|entry| match entry {
-                Entry::UserPress {
-                    update_id: id,
-                    callback_query_id,
-                    ..
-                } if id == update_id => Some(callback_query_id),
-                _ => None,
-            })
-            .expect("the press is in the transcript");
-        match self
-            .telegram
-            .wait_for_entry(
-                self.id(),
-                |entry| {
-                    matches!(entry, Entry::CallbackAnswer { callback_query_id, .. }
-                        if *callback_query_id == query_id)
-                },
-                WAIT,
-            )
-            .await
-            .expect("every press is answered")
-        {
-            Entry::CallbackAnswer { text, .. } => text,
-            _ => None,
-        }
-    }
-
-    /// Registers up to the department question, then picks `department`.
-    async fn registers(&self, first: &str, last: &str, department: &str, done: &str) {
-        self.says(first, "").await;
-        self.says(last, "").await;
-        self.presses_button(department, done).await;
-    }
-}
-
-/// Waits until the command menu of `chat` satisfies `expected`; returns it.
-async fn menu(
-    telegram: &FakeTelegram,
-    chat: i64,
-    expected: impl Fn(&[&str]) -> bool,
-) -> Vec<String> {
-    let deadline = tokio::time::Instant::now() + WAIT;
-    loop {
-        let names: Vec<String> = telegram
-            .commands(&CommandScope::chat(chat), "")
-            .unwrap_or_default()
-            .into_iter()
-            .map(|c| c.command)
-            .collect();
-        if expected(&names.iter().map(String::as_str).collect::<Vec<_>>()) {
-            return names;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "menu of chat {chat}: {names:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
 
 /// What a refused action must leave untouched.
 #[derive(Debug, PartialEq)]
@@ -368,7 +193,10 @@ async fn approval_from_the_notification_rejection_and_a_new_application(db: Test
         .await;
     assert_eq!(toast.as_deref(), Some("Отклонено"));
     assert_eq!(user(&db, 102).await.unwrap().status, Status::Rejected);
-    menu(&stack.telegram, 102, |m| m == ["start", "help", "cancel"]).await;
+    menu(&stack.telegram, 102, |m| {
+        m == ["start", "help", "language", "cancel"]
+    })
+    .await;
 
     // Pressed twice, or the other button afterwards: nothing changes. The
     // applicants meanwhile read their news (which changes nothing either).
