@@ -29,6 +29,14 @@ impl Person {
         }
     }
 
+    /// The same person, with a chat the bot may write to before they wrote.
+    pub fn with_chat(self) -> Self {
+        Self {
+            user: self.user.has_chat(),
+            telegram: self.telegram,
+        }
+    }
+
     pub fn id(&self) -> i64 {
         self.user.id()
     }
@@ -151,6 +159,28 @@ impl Person {
             Entry::CallbackAnswer { text, .. } => text,
             _ => None,
         }
+    }
+
+    /// Presses `data` under message `message_id` when nothing visible is
+    /// expected to change; returns the toast.
+    pub async fn presses_quietly(&self, message_id: i64, data: &str) -> Option<String> {
+        let update_id = self.user.press(message_id, data);
+        self.toast(update_id).await
+    }
+
+    /// Presses forged or outdated `data` under the newest message; returns
+    /// the toast once the bot answered.
+    pub async fn forges(&self, data: &str) -> Option<String> {
+        self.presses_quietly(self.last_message_id(), data).await
+    }
+
+    /// Bot messages (as they are now) whose text contains `text`.
+    pub fn messages_with(&self, text: &str) -> Vec<BotMessage> {
+        self.telegram
+            .bot_messages(self.id())
+            .into_iter()
+            .filter(|m| m.text.contains(text))
+            .collect()
     }
 
     /// Registers up to the department question, then picks `department`.

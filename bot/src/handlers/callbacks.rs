@@ -8,7 +8,7 @@ use shared::db::DbError;
 use shared::domain::registration::RegistrationCallback;
 use shared::i18n::t;
 
-use super::{Actor, Turn, admin, approval, broadcast, profile, registration, start};
+use super::{Actor, Turn, admin, approval, availability, broadcast, profile, registration, start};
 
 /// Handles a press and always answers it (stops the client's spinner).
 pub(super) fn on_press(turn: &mut Turn<'_>, query: &CallbackQuery) -> Result<(), DbError> {
@@ -21,6 +21,8 @@ pub(super) fn on_press(turn: &mut Turn<'_>, query: &CallbackQuery) -> Result<(),
         profile::on_press(turn, &actor, rest)?
     } else if let Some(rest) = data.strip_prefix("bc:") {
         broadcast::on_press(turn, &actor, rest)?
+    } else if let Some(rest) = data.strip_prefix("av:") {
+        availability::on_press(turn, &actor, rest)?
     } else {
         registration_press(turn, &actor, data)?
     };

@@ -2,14 +2,15 @@
 //! restart of the bot continues it.
 //!
 //! Each state type carries its own tag field (`registration`, `profile`,
-//! `admin`, `broadcast`), so the stored JSON says which dialogue it is and
-//! states saved before another dialogue existed still parse.
+//! `admin`, `broadcast`, `availability`), so the stored JSON says which
+//! dialogue it is and states saved before another dialogue existed still
+//! parse.
 
 use serde::{Deserialize, Serialize};
 use shared::db::{DbError, dialogues};
 use shared::domain::registration::Registration;
 
-use super::{Actor, Turn, admin, broadcast, profile};
+use super::{Actor, Turn, admin, availability, broadcast, profile};
 
 /// A dialogue in progress: what the bot waits for as the next text.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -19,6 +20,7 @@ pub(super) enum Dialogue {
     Profile(profile::ProfileInput),
     Admin(admin::AdminInput),
     Broadcast(broadcast::BroadcastInput),
+    Availability(availability::AvailabilityInput),
 }
 
 /// The actor's dialogue, if any.

@@ -26,6 +26,7 @@
 
 mod admin;
 mod approval;
+mod availability;
 mod broadcast;
 mod callbacks;
 mod dialogue;
@@ -158,6 +159,9 @@ fn on_message(turn: &mut Turn<'_>, actor: &Actor<'_>, text: &str) -> Result<(), 
         (None, Some(Dialogue::Profile(input))) => profile::on_text(turn, actor, input, text),
         (None, Some(Dialogue::Admin(input))) => admin::on_text(turn, actor, input, text),
         (None, Some(Dialogue::Broadcast(input))) => broadcast::on_text(turn, actor, input, text),
+        (None, Some(Dialogue::Availability(input))) => {
+            availability::on_text(turn, actor, input, text)
+        }
         (None, _) => start::on_text(turn, actor),
     }
 }
@@ -177,6 +181,7 @@ fn on_command(
         "/profile" if active => profile::command(turn, actor),
         "/admin" if active => admin::command(turn, actor),
         "/broadcast" if active => broadcast::command(turn, actor, arguments),
+        "/availability" if active => availability::command(turn, actor),
         _ => start::command(turn, actor, command, false),
     }
 }

@@ -8,12 +8,15 @@
 //! - where the backends differ (upserts), [`per_backend!`] branches locally.
 
 pub mod audit;
+pub mod availability;
+pub mod blocked_periods;
 pub mod booking_settings;
 pub mod broadcasts;
 pub mod budget;
 pub mod departments;
 pub mod dialogues;
 pub mod leases;
+pub mod meetings;
 pub mod migrate;
 pub mod outbox;
 pub mod periodic;

@@ -179,6 +179,10 @@ text_enum_sql!(
     crate::domain::settings::LimitPeriod,
     crate::domain::delivery::Lane,
     crate::domain::delivery::OutboxState,
+    crate::domain::booking::MeetingStatus,
+    crate::domain::booking::SyncState,
+    crate::domain::booking::ParticipantRole,
+    crate::domain::booking::ReminderState,
 );
 
 /// Declares an `i64` id newtype stored as BIGINT.

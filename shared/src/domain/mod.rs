@@ -24,6 +24,8 @@ macro_rules! stored_enum {
 }
 
 pub mod admin;
+pub mod availability;
+pub mod booking;
 pub mod broadcast;
 pub mod delivery;
 pub mod profile;

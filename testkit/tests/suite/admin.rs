@@ -7,8 +7,6 @@
 //! (bad input of every kind, repeated presses, meetings counted per
 //! department and period).
 
-use std::time::Duration;
-
 use chrono::{DateTime, TimeDelta, Utc};
 use diesel::prelude::*;
 use shared::clock::Clock;
@@ -21,178 +19,11 @@ use shared::domain::admin::{calendar_month, iso_week};
 use shared::domain::settings::{BookingMode, BookingSettings};
 use shared::domain::user::{Language, Role, Status};
 use testkit::db::TestDb;
-use testkit::fake_telegram::{BotMessage, CommandScope, Entry, FakeTelegram, FakeUser};
+use testkit::people::{Person, menu};
 use testkit::stack::{Stack, StackConfig};
 
-const WAIT: Duration = Duration::from_secs(60);
 const STALE: &str = "This menu is out of date.";
 const NOT_ALLOWED: &str = "You are not allowed to do that.";
-
-/// One person's chat with the bot.
-struct Person {
-    telegram: FakeTelegram,
-    user: FakeUser,
-}
-
-impl Person {
-    fn new(stack: &Stack, id: i64) -> Self {
-        Self {
-            telegram: stack.telegram.clone(),
-            user: stack.telegram.user(id).language_code("en").has_chat(),
-        }
-    }
-
-    fn id(&self) -> i64 {
-        self.user.id()
-    }
-
-    fn last_message_id(&self) -> i64 {
-        self.telegram
-            .last_bot_message(self.id())
-            .map_or(0, |m| m.message_id)
-    }
-
-    async fn gets_after(&self, after: i64, expected: &str) -> BotMessage {
-        self.telegram
-            .wait_for_bot_message(
-                self.id(),
-                |m| m.message_id > after && m.text.contains(expected),
-                WAIT,
-            )
-            .await
-            .unwrap_or_else(|e| panic!("waiting for {expected:?}: {e}"))
-    }
-
-    async fn says(&self, text: &str, expected: &str) -> BotMessage {
-        let after = self.last_message_id();
-        self.user.send_text(text);
-        self.gets_after(after, expected).await
-    }
-
-    /// Presses `data` under message `message_id`; returns the new or edited
-    /// bot message containing `expected` and the toast.
-    async fn presses(
-        &self,
-        message_id: i64,
-        data: &str,
-        expected: &str,
-    ) -> (BotMessage, Option<String>) {
-        let after = self.last_message_id();
-        let edits = self.edits_of(message_id);
-        let update_id = self.user.press(message_id, data);
-        let toast = self.toast(update_id).await;
-        let reply = self
-            .telegram
-            .wait_for_bot_message(
-                self.id(),
-                |m| {
-                    let fresh =
-                        m.message_id > after || (m.message_id == message_id && m.edits > edits);
-                    fresh && m.text.contains(expected)
-                },
-                WAIT,
-            )
-            .await
-            .unwrap_or_else(|e| panic!("waiting for {expected:?} after {data}: {e}"));
-        (reply, toast)
-    }
-
-    fn edits_of(&self, message_id: i64) -> u32 {
-        self.telegram
-            .bot_messages(self.id())
-            .into_iter()
-            .find(|m| m.message_id == message_id)
-            .map_or(0, |m| m.edits)
-    }
-
-    /// Presses the button labelled `label` on the newest message with one.
-    async fn presses_button(&self, label: &str, expected: &str) -> (BotMessage, Option<String>) {
-        let (message_id, data) = self.button(label);
-        self.presses(message_id, &data, expected).await
-    }
-
-    /// The newest bot message with a button labelled `label` (as the user
-    /// sees the chat now): its id and the button's data.
-    fn button(&self, label: &str) -> (i64, String) {
-        self.telegram
-            .bot_messages(self.id())
-            .into_iter()
-            .rev()
-            .find_map(|m| {
-                m.callback_data(label)
-                    .map(|data| (m.message_id, data.to_owned()))
-            })
-            .unwrap_or_else(|| panic!("no button {label:?} in chat {}", self.id()))
-    }
-
-    async fn toast(&self, update_id: i64) -> Option<String> {
-        let deadline = tokio::time::Instant::now() + WAIT;
-        let query_id = loop {
-            let found =
-                self.telegram
-                    .transcript(self.id())
-                    .into_iter()
-                    .find_map(|entry| match entry {
-                        Entry::UserPress {
-                            update_id: id,
-                            callback_query_id,
-                            ..
-                        } if id == update_id => Some(callback_query_id),
-                        _ => None,
-                    });
-            if let Some(id) = found {
-                break id;
-            }
-            assert!(tokio::time::Instant::now() < deadline, "press not recorded");
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        };
-        match self
-            .telegram
-            .wait_for_entry(
-                self.id(),
-                |entry| {
-                    matches!(entry, Entry::CallbackAnswer { callback_query_id, .. }
-                        if *callback_query_id == query_id)
-                },
-                WAIT,
-            )
-            .await
-            .expect("every press is answered")
-        {
-            Entry::CallbackAnswer { text, .. } => text,
-            _ => None,
-        }
-    }
-
-    /// Presses forged or outdated `data` under the newest message; returns
-    /// the toast once the bot answered.
-    async fn forges(&self, data: &str) -> Option<String> {
-        let message = self.last_message_id();
-        let update_id = self.user.press(message, data);
-        self.toast(update_id).await
-    }
-}
-
-/// Waits until the command menu of `chat` satisfies `expected`.
-async fn menu(telegram: &FakeTelegram, chat: i64, expected: impl Fn(&[&str]) -> bool) {
-    let deadline = tokio::time::Instant::now() + WAIT;
-    loop {
-        let names: Vec<String> = telegram
-            .commands(&CommandScope::chat(chat), "")
-            .unwrap_or_default()
-            .into_iter()
-            .map(|c| c.command)
-            .collect();
-        if expected(&names.iter().map(String::as_str).collect::<Vec<_>>()) {
-            return;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "menu of chat {chat}: {names:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
 
 /// What a refused action must leave untouched.
 #[derive(Debug, PartialEq)]
@@ -406,9 +237,9 @@ async fn users_roles_and_the_last_admin(db: TestDb) {
         )
         .await;
     }
-    let ada = Person::new(&stack, 7101);
-    let bob = Person::new(&stack, 7102);
-    let pete = Person::new(&stack, 7104);
+    let ada = Person::new(&stack, 7101, "User7101", "en").with_chat();
+    let bob = Person::new(&stack, 7102, "User7102", "en").with_chat();
+    let pete = Person::new(&stack, 7104, "User7104", "en").with_chat();
 
     // Only active admins get the panel.
     bob.says("/admin", "for administrators only").await;
@@ -765,7 +596,7 @@ async fn departments_settings_and_statistics(db: TestDb) {
         false,
     )
     .await;
-    let admin = Person::new(&stack, 7301);
+    let admin = Person::new(&stack, 7301, "User7301", "en").with_chat();
 
     // Adding a department: bad names are refused with the reason and the
     // question stays; an odd but valid name is kept as typed.

@@ -30,7 +30,9 @@ macro_rules! on_both_backends {
 }
 
 mod admin;
+mod availability;
 mod binaries;
+mod booking_store;
 mod broadcast;
 mod fake_telegram;
 mod pipe;

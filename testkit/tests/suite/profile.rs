@@ -17,164 +17,9 @@ use shared::db::users::{self, NewUser, User};
 use shared::db::{Db, dialogues};
 use shared::domain::user::{Language, Role, Status, WorkStatus};
 use testkit::db::TestDb;
-use testkit::fake_telegram::{BotMessage, CommandScope, Entry, FakeTelegram, FakeUser};
+use testkit::fake_telegram::{CommandScope, FakeTelegram};
+use testkit::people::{Person, WAIT};
 use testkit::stack::{Stack, StackConfig};
-
-const WAIT: Duration = Duration::from_secs(60);
-
-/// One person's chat with the bot.
-struct Person {
-    telegram: FakeTelegram,
-    user: FakeUser,
-}
-
-impl Person {
-    fn new(stack: &Stack, id: i64, first_name: &str, language: &str) -> Self {
-        Self {
-            telegram: stack.telegram.clone(),
-            user: stack
-                .telegram
-                .user(id)
-                .first_name(first_name)
-                .language_code(language),
-        }
-    }
-
-    fn id(&self) -> i64 {
-        self.user.id()
-    }
-
-    fn last_message_id(&self) -> i64 {
-        self.telegram
-            .last_bot_message(self.id())
-            .map_or(0, |m| m.message_id)
-    }
-
-    /// Waits for a bot message newer than `after` whose visible text
-    /// contains `expected`.
-    async fn gets_after(&self, after: i64, expected: &str) -> BotMessage {
-        self.telegram
-            .wait_for_bot_message(
-                self.id(),
-                |m| m.message_id > after && m.text.contains(expected),
-                WAIT,
-            )
-            .await
-            .unwrap_or_else(|e| panic!("waiting for {expected:?}: {e}"))
-    }
-
-    /// Sends `text`; returns the first new bot message containing `expected`.
-    async fn says(&self, text: &str, expected: &str) -> BotMessage {
-        let after = self.last_message_id();
-        self.user.send_text(text);
-        self.gets_after(after, expected).await
-    }
-
-    /// Presses `data` under message `message_id`; returns the new or edited
-    /// bot message containing `expected`, and the toast.
-    async fn presses(
-        &self,
-        message_id: i64,
-        data: &str,
-        expected: &str,
-    ) -> (BotMessage, Option<String>) {
-        let after = self.last_message_id();
-        let edits = self.edits_of(message_id);
-        let update_id = self.user.press(message_id, data);
-        let reply = self
-            .telegram
-            .wait_for_bot_message(
-                self.id(),
-                |m| {
-                    let fresh =
-                        m.message_id > after || (m.message_id == message_id && m.edits > edits);
-                    fresh && m.text.contains(expected)
-                },
-                WAIT,
-            )
-            .await
-            .unwrap_or_else(|e| panic!("waiting for {expected:?}: {e}"));
-        (reply, self.toast(update_id).await)
-    }
-
-    /// Presses `data` under message `message_id` when nothing visible is
-    /// expected to change; returns the toast.
-    async fn presses_quietly(&self, message_id: i64, data: &str) -> Option<String> {
-        let update_id = self.user.press(message_id, data);
-        self.toast(update_id).await
-    }
-
-    /// Presses the button labelled `label` on the newest message with one;
-    /// returns the message (as edited or sent) containing `expected`.
-    async fn presses_button(&self, label: &str, expected: &str) -> (BotMessage, Option<String>) {
-        let (message_id, data) = self.button(label);
-        self.presses(message_id, &data, expected).await
-    }
-
-    fn edits_of(&self, message_id: i64) -> u32 {
-        self.telegram
-            .bot_messages(self.id())
-            .into_iter()
-            .find(|m| m.message_id == message_id)
-            .map_or(0, |m| m.edits)
-    }
-
-    /// The newest bot message with a button labelled `label`: its id and
-    /// the button's data.
-    fn button(&self, label: &str) -> (i64, String) {
-        self.telegram
-            .bot_messages(self.id())
-            .into_iter()
-            .rev()
-            .find_map(|m| {
-                m.callback_data(label)
-                    .map(|data| (m.message_id, data.to_owned()))
-            })
-            .unwrap_or_else(|| panic!("no button {label:?} in chat {}", self.id()))
-    }
-
-    /// The answer to the press carried by `update_id`.
-    async fn toast(&self, update_id: i64) -> Option<String> {
-        let query_id = self
-            .telegram
-            .transcript(self.id())
-            .into_iter()
-            .find_map(|entry| match entry {
-                Entry::UserPress {
-                    update_id: id,
-                    callback_query_id,
-                    ..
-                } if id == update_id => Some(callback_query_id),
-                _ => None,
-            })
-            .expect("the press is in the transcript");
-        match self
-            .telegram
-            .wait_for_entry(
-                self.id(),
-                |entry| {
-                    matches!(entry, Entry::CallbackAnswer { callback_query_id, .. }
-                        if *callback_query_id == query_id)
-                },
-                WAIT,
-            )
-            .await
-            .expect("every press is answered")
-        {
-            Entry::CallbackAnswer { text, .. } => text,
-            _ => None,
-        }
-    }
-
-    /// Bot messages (as they are now) whose text contains `text`.
-    fn messages_with(&self, text: &str) -> Vec<BotMessage> {
-        self.telegram
-            .bot_messages(self.id())
-            .into_iter()
-            .filter(|m| m.text.contains(text))
-            .collect()
-    }
-}
 
 /// Stores an active user directly (registration has its own tests).
 async fn seed(
@@ -618,7 +463,7 @@ async fn the_profile_and_every_change_in_it(db: TestDb) {
     anna.presses_button("📍 Status", "Your status: ✅ working")
         .await;
     anna.presses_button("🤒 Sick leave", "until when?").await;
-    let (no_end_message, no_end) = anna.button("No end date");
+    let (no_end_message, no_end) = anna.button(|_| true, "No end date");
     anna.presses(no_end_message, &no_end, "on sick leave, no end date")
         .await;
     let toast = anna.presses_quietly(no_end_message, &no_end).await;

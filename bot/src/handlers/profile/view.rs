@@ -1,11 +1,12 @@
 //! How the profile and its values read: the profile message with its
 //! buttons, zones with their offset, work statuses with their "until".
 
-use chrono::{DateTime, NaiveDate, Offset, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use chrono_tz::Tz;
 use shared::db::DbError;
 use shared::db::departments;
 use shared::db::users::User;
+pub(super) use shared::domain::availability::utc_offset;
 use shared::domain::profile::ProfileCallback;
 use shared::domain::user::{Language, Role, WorkStatus};
 use shared::i18n::t;
@@ -104,20 +105,6 @@ pub(super) fn language_name(language: Language) -> String {
 /// `Europe/Moscow, UTC+3`.
 pub(super) fn zone_label(zone: Tz, now: DateTime<Utc>) -> String {
     format!("{}, {}", zone.name(), utc_offset(zone, now))
-}
-
-/// The zone's offset at `now`: `UTC`, `UTC+3`, `UTC+5:30`, `UTC-3:30`.
-pub(super) fn utc_offset(zone: Tz, now: DateTime<Utc>) -> String {
-    let seconds = now.with_timezone(&zone).offset().fix().local_minus_utc();
-    if seconds == 0 {
-        return "UTC".to_owned();
-    }
-    let sign = if seconds < 0 { '-' } else { '+' };
-    let minutes = seconds.unsigned_abs() / 60;
-    match minutes % 60 {
-        0 => format!("UTC{sign}{}", minutes / 60),
-        rest => format!("UTC{sign}{}:{rest:02}", minutes / 60),
-    }
 }
 
 /// The time of day at `now` in `zone`, `14:05`.
