@@ -11,4 +11,5 @@ pub mod db;
 pub mod fake_telegram;
 pub mod people;
 pub mod process;
+pub mod records;
 pub mod stack;

@@ -13,13 +13,14 @@ use shared::clock::Clock;
 use shared::db::audit::{self, AuditEntry};
 use shared::db::departments::{self, Department};
 use shared::db::types::{DepartmentId, TelegramId, UserId, UtcTime};
-use shared::db::users::{self, NewUser, User};
+use shared::db::users::{self, User};
 use shared::db::{Db, booking_settings, dialogues, schema, stats};
-use shared::domain::admin::{calendar_month, iso_week};
+use shared::domain::period::{calendar_month, iso_week};
 use shared::domain::settings::{BookingMode, BookingSettings};
-use shared::domain::user::{Language, Role, Status};
+use shared::domain::user::{Role, Status};
 use testkit::db::TestDb;
 use testkit::people::{Person, menu};
+use testkit::records::{self, SeedUser};
 use testkit::stack::{Stack, StackConfig};
 
 const STALE: &str = "This menu is out of date.";
@@ -54,20 +55,15 @@ async fn snapshot(db: &Db) -> Snapshot {
 }
 
 async fn user(db: &Db, telegram_id: i64) -> User {
-    db.read(move |c| users::find_by_telegram_id(c, TelegramId(telegram_id)))
+    records::user(db, telegram_id)
         .await
-        .unwrap()
         .expect("the user exists")
 }
 
 /// The audit rows about a user, oldest first: `(action, data)`.
 async fn actions(db: &Db, id: UserId) -> Vec<(String, serde_json::Value)> {
-    let mut records = db
-        .read(move |c| audit::for_user(c, id, 100, 0))
+    records::audit_trail(db, id)
         .await
-        .unwrap();
-    records.reverse();
-    records
         .into_iter()
         .filter(|r| r.target_user_id == Some(id))
         .map(|r| {
@@ -127,21 +123,14 @@ async fn seed(
     role: Option<Role>,
     is_admin: bool,
 ) -> User {
-    let new = NewUser {
-        telegram_id: TelegramId(telegram_id),
-        username: Some(format!("{}_{telegram_id}", first.to_lowercase())),
-        first_name: first.to_owned(),
-        last_name: last.to_owned(),
-        department_id: department,
-        status,
-        role,
-        is_admin,
-        language: Language::En,
-        time_zone: "Europe/Moscow".to_owned(),
-    };
+    let seed = SeedUser::new(telegram_id, first, last)
+        .username(&format!("{}_{telegram_id}", first.to_lowercase()))
+        .department(department)
+        .status(status)
+        .role(role)
+        .admin(is_admin);
     db.write(move |c| {
-        let now = Clock::system().now();
-        let user = users::insert(c, &new, now)?;
+        let user = seed.insert_with(c)?;
         if status == Status::Pending {
             audit::record(
                 c,
@@ -154,7 +143,7 @@ async fn seed(
                     data: serde_json::json!({}),
                     correlation_id: None,
                 },
-                now,
+                user.created_at,
             )?;
         }
         Ok(user)

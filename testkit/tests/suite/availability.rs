@@ -9,47 +9,29 @@
 use chrono::{DateTime, NaiveDate, NaiveTime, TimeDelta, TimeZone, Utc};
 use diesel::prelude::*;
 use shared::clock::Clock;
-use shared::db::audit::{self, AuditRecord};
+use shared::db::Db;
+use shared::db::audit::AuditRecord;
 use shared::db::blocked_periods::{self, AddOutcome, NewBlockedPeriod};
-use shared::db::departments;
 use shared::db::schema;
-use shared::db::types::{BlockedPeriodId, MeetingId, TelegramId, UserId, UtcTime};
-use shared::db::users::{self, NewUser, User};
-use shared::db::{Db, dialogues};
-use shared::domain::user::{Language, Role, Status};
+use shared::db::types::{BlockedPeriodId, MeetingId, UserId, UtcTime};
+use shared::db::users::{self, User};
+use shared::domain::user::{Language, Role};
 use testkit::db::TestDb;
 use testkit::people::Person;
+use testkit::records::{SeedUser, audit_trail, dialogue};
 use testkit::stack::{Stack, StackConfig};
 
 const MOSCOW: chrono_tz::Tz = chrono_tz::Europe::Moscow;
 
 /// Stores an active user directly (registration has its own tests).
 async fn seed(db: &Db, telegram_id: i64, name: &str, role: Role, language: Language) -> User {
-    let name = name.to_owned();
-    db.write(move |c| {
-        let it = departments::list_active(c)?
-            .into_iter()
-            .find(|d| d.name == "IT")
-            .expect("seeded department");
-        users::insert(
-            c,
-            &NewUser {
-                telegram_id: TelegramId(telegram_id),
-                username: None,
-                first_name: name,
-                last_name: "Test".to_owned(),
-                department_id: Some(it.id),
-                status: Status::Active,
-                role: Some(role),
-                is_admin: false,
-                language,
-                time_zone: MOSCOW.name().to_owned(),
-            },
-            Clock::system().now(),
-        )
-    })
-    .await
-    .unwrap()
+    SeedUser::new(telegram_id, name, "Test")
+        .role(Some(role))
+        .language(language)
+        .time_zone(MOSCOW.name())
+        .department_named("IT")
+        .insert(db)
+        .await
 }
 
 /// Everything availability can change.
@@ -118,19 +100,9 @@ async fn slots(db: &Db, owner: UserId) -> Vec<(i32, i32)> {
 
 /// The audit rows about a user with this action, oldest first.
 async fn audited(db: &Db, id: UserId, action: &str) -> Vec<AuditRecord> {
-    let mut records = db
-        .read(move |c| audit::for_user(c, id, 200, 0))
-        .await
-        .unwrap();
-    records.reverse();
+    let mut records = audit_trail(db, id).await;
     records.retain(|r| r.action == action);
     records
-}
-
-async fn dialogue(db: &Db, telegram_id: i64) -> Option<serde_json::Value> {
-    db.read(move |c| dialogues::load::<serde_json::Value>(c, TelegramId(telegram_id)))
-        .await
-        .unwrap()
 }
 
 /// Claims per holder: `(blocked period or meeting, cells)`.

@@ -9,13 +9,13 @@ use diesel::prelude::*;
 use shared::db::blocked_periods::{self, AddOutcome, NewBlockedPeriod};
 use shared::db::meetings::{self, Meeting, NewBooking, NewTime};
 use shared::db::schema::{booking_quotas, meeting_participants, reminders, slot_claims};
-use shared::db::types::{BlockedPeriodId, MeetingId, TelegramId, UserId, UtcTime};
-use shared::db::users::{self, NewUser};
+use shared::db::types::{BlockedPeriodId, MeetingId, UserId, UtcTime};
 use shared::db::{DatabaseUrl, Db, DbConn, DbError};
 use shared::domain::booking::{BookingError, MeetingStatus, Outcome, ReminderState, SyncState};
 use shared::domain::settings::BookingMode;
-use shared::domain::user::{Language, Role, Status};
+use shared::domain::user::Role;
 use testkit::db::TestDb;
+use testkit::records::SeedUser;
 
 /// "Now" of every test: Sunday 29 November 2026, 09:00 UTC.
 fn now() -> DateTime<Utc> {
@@ -28,22 +28,15 @@ fn tuesday(hour: u32, minute: u32) -> DateTime<Utc> {
 }
 
 async fn person(db: &Db, telegram_id: i64, role: Role) -> UserId {
-    let new = NewUser {
-        telegram_id: TelegramId(telegram_id),
-        username: None,
-        first_name: format!("First{telegram_id}"),
-        last_name: format!("Last{telegram_id}"),
-        department_id: None,
-        status: Status::Active,
-        role: Some(role),
-        is_admin: false,
-        language: Language::En,
-        time_zone: "Europe/Moscow".to_owned(),
-    };
-    db.write(move |c| users::insert(c, &new, now()))
-        .await
-        .unwrap()
-        .id
+    SeedUser::new(
+        telegram_id,
+        &format!("First{telegram_id}"),
+        &format!("Last{telegram_id}"),
+    )
+    .role(Some(role))
+    .insert(db)
+    .await
+    .id
 }
 
 fn booking(manager: UserId, owner: UserId, starts_at: DateTime<Utc>, minutes: i64) -> NewBooking {

@@ -6,17 +6,15 @@
 use std::time::Duration;
 
 use diesel::prelude::*;
-use shared::clock::Clock;
 use shared::db::Db;
 use shared::db::broadcasts::{self, Broadcast};
 use shared::db::schema;
-use shared::db::types::TelegramId;
-use shared::db::users::{self, NewUser};
 use shared::domain::delivery::OutboxState;
-use shared::domain::user::{Language, Role, Status};
+use shared::domain::user::{Language, Role};
 use testkit::db::TestDb;
 use testkit::fake_telegram::{Fault, FaultKind, Limits};
 use testkit::people::Person;
+use testkit::records::SeedUser;
 use testkit::stack::{Stack, StackConfig};
 
 const ADMIN: i64 = 7100;
@@ -24,42 +22,14 @@ const FIRST_RECIPIENT: i64 = 30_000;
 
 /// Stores an active user directly (registration is tested elsewhere).
 async fn seed(db: &Db, people: Vec<(i64, Role, bool, Language)>) {
-    db.write(move |c| {
-        let now = Clock::system().now();
-        for (telegram_id, role, is_admin, language) in people {
-            let user = users::insert(
-                c,
-                &NewUser {
-                    telegram_id: TelegramId(telegram_id),
-                    username: None,
-                    first_name: format!("User{telegram_id}"),
-                    last_name: "Test".to_owned(),
-                    department_id: None,
-                    status: Status::Pending,
-                    role: None,
-                    is_admin: false,
-                    language,
-                    time_zone: "Europe/Moscow".to_owned(),
-                },
-                now,
-            )?;
-            users::decide(
-                c,
-                user.id,
-                Status::Pending,
-                Status::Active,
-                Some(role),
-                None,
-                now,
-            )?;
-            if is_admin {
-                users::set_admin(c, user.id, true, now)?;
-            }
-        }
-        Ok(())
-    })
-    .await
-    .unwrap();
+    for (telegram_id, role, is_admin, language) in people {
+        SeedUser::new(telegram_id, &format!("User{telegram_id}"), "Test")
+            .role(Some(role))
+            .admin(is_admin)
+            .language(language)
+            .insert(db)
+            .await;
+    }
 }
 
 async fn all_broadcasts(db: &Db) -> Vec<Broadcast> {

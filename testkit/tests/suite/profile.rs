@@ -9,16 +9,15 @@ use std::time::Duration;
 use chrono::{DateTime, Days, NaiveDate, TimeDelta, Utc};
 use diesel::prelude::*;
 use shared::clock::{self, Clock};
-use shared::db::audit::{self, AuditRecord};
-use shared::db::departments;
+use shared::db::Db;
+use shared::db::audit::AuditRecord;
 use shared::db::schema;
-use shared::db::types::{TelegramId, UserId};
-use shared::db::users::{self, NewUser, User};
-use shared::db::{Db, dialogues};
+use shared::db::users::{self, User};
 use shared::domain::user::{Language, Role, Status, WorkStatus};
 use testkit::db::TestDb;
 use testkit::fake_telegram::{CommandScope, FakeTelegram};
 use testkit::people::{Person, WAIT};
+use testkit::records::{SeedUser, audit_actions, audit_trail, dialogue, user};
 use testkit::stack::{Stack, StackConfig};
 
 /// Stores an active user directly (registration has its own tests).
@@ -31,59 +30,14 @@ async fn seed(
     language: Language,
     time_zone: &str,
 ) -> User {
-    let (first_name, last_name, time_zone) = (
-        first_name.to_owned(),
-        last_name.to_owned(),
-        time_zone.to_owned(),
-    );
-    db.write(move |c| {
-        let it = departments::list_active(c)?
-            .into_iter()
-            .find(|d| d.name == "IT")
-            .expect("seeded department");
-        users::insert(
-            c,
-            &NewUser {
-                telegram_id: TelegramId(telegram_id),
-                username: None,
-                first_name,
-                last_name,
-                department_id: Some(it.id),
-                status,
-                role,
-                is_admin: false,
-                language,
-                time_zone,
-            },
-            Clock::system().now(),
-        )
-    })
-    .await
-    .unwrap()
-}
-
-async fn user(db: &Db, telegram_id: i64) -> Option<User> {
-    db.read(move |c| users::find_by_telegram_id(c, TelegramId(telegram_id)))
+    SeedUser::new(telegram_id, first_name, last_name)
+        .status(status)
+        .role(role)
+        .language(language)
+        .time_zone(time_zone)
+        .department_named("IT")
+        .insert(db)
         .await
-        .unwrap()
-}
-
-/// The audit rows about a user, oldest first.
-async fn audit_rows(db: &Db, id: UserId) -> Vec<AuditRecord> {
-    let mut records = db
-        .read(move |c| audit::for_user(c, id, 100, 0))
-        .await
-        .unwrap();
-    records.reverse();
-    records
-}
-
-async fn actions(db: &Db, id: UserId) -> Vec<String> {
-    audit_rows(db, id)
-        .await
-        .into_iter()
-        .map(|r| r.action)
-        .collect()
 }
 
 /// What a refused action must leave untouched.
@@ -116,12 +70,6 @@ async fn snapshot(db: &Db) -> Snapshot {
     })
     .await
     .unwrap()
-}
-
-async fn dialogue(db: &Db, telegram_id: i64) -> Option<serde_json::Value> {
-    db.read(move |c| dialogues::load::<serde_json::Value>(c, TelegramId(telegram_id)))
-        .await
-        .unwrap()
 }
 
 /// Waits until the command menu of `chat` describes `/profile` as
@@ -316,7 +264,7 @@ async fn the_profile_and_every_change_in_it(db: TestDb) {
     };
     tokio::join!(oleg_looks, anna_email);
     assert_eq!(user(&db, 302).await.as_ref(), Some(&oleg_row));
-    assert!(actions(&db, oleg_row.id).await.is_empty());
+    assert!(audit_actions(&db, oleg_row.id).await.is_empty());
     assert_eq!(dialogue(&db, 302).await, None);
 
     // Time zone: from the list, then typed (a wrong name is explained).
@@ -396,10 +344,10 @@ async fn the_profile_and_every_change_in_it(db: TestDb) {
     );
     assert_eq!(user(&db, 301).await.unwrap().language, Language::Ru);
     menu_says(&stack.telegram, 301, "Ваш профиль").await;
-    let audit_before = audit_rows(&db, anna_row.id).await.len();
+    let audit_before = audit_trail(&db, anna_row.id).await.len();
     let toast = anna.presses_quietly(choice.message_id, &russian).await;
     assert_eq!(toast.as_deref(), Some("Уже так"));
-    assert_eq!(audit_rows(&db, anna_row.id).await.len(), audit_before);
+    assert_eq!(audit_trail(&db, anna_row.id).await.len(), audit_before);
     anna.says("/help", "Команды").await;
     let choice = anna.says("/language", "На каком языке").await;
     assert!(
@@ -474,7 +422,7 @@ async fn the_profile_and_every_change_in_it(db: TestDb) {
         (WorkStatus::SickLeave, None)
     );
 
-    let rows = audit_rows(&db, anna_row.id).await;
+    let rows = audit_trail(&db, anna_row.id).await;
     let actions: Vec<&str> = rows.iter().map(|r| r.action.as_str()).collect();
     assert_eq!(
         actions,
@@ -658,7 +606,10 @@ async fn forged_presses_commands_mid_dialogue_and_people_without_a_profile(db: T
         (petr_row.language, petr_row.status),
         (Language::En, Status::Pending)
     );
-    assert_eq!(actions(&db, petr_row.id).await, ["profile.language_set"]);
+    assert_eq!(
+        audit_actions(&db, petr_row.id).await,
+        ["profile.language_set"]
+    );
     let deadline = tokio::time::Instant::now() + WAIT;
     loop {
         let commands = stack
@@ -781,7 +732,7 @@ async fn absences_end_in_each_zone_once_with_two_workers(db: TestDb) {
     assert_eq!(anna.messages_with("ended on").len(), 1);
     assert_eq!(boris.messages_with("закончилась").len(), 1);
     for (row, from) in [(&anna_row, "vacation"), (&boris_row, "business_trip")] {
-        let returns: Vec<AuditRecord> = audit_rows(&db, row.id)
+        let returns: Vec<AuditRecord> = audit_trail(&db, row.id)
             .await
             .into_iter()
             .filter(|r| r.action == "work_status.returned")

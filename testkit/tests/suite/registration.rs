@@ -8,15 +8,15 @@
 
 use diesel::prelude::*;
 use shared::clock::Clock;
-use shared::db::audit;
 use shared::db::departments;
 use shared::db::schema;
-use shared::db::types::{TelegramId, UserId};
+use shared::db::types::TelegramId;
 use shared::db::users::{self, NewUser, User};
 use shared::db::{Db, dialogues};
 use shared::domain::user::{Language, Role, Status};
 use testkit::db::TestDb;
 use testkit::people::{Person, menu};
+use testkit::records::{audit_actions, user};
 use testkit::stack::{Stack, StackConfig};
 
 /// What a refused action must leave untouched.
@@ -43,22 +43,6 @@ async fn snapshot(db: &Db) -> Snapshot {
     })
     .await
     .unwrap()
-}
-
-async fn user(db: &Db, telegram_id: i64) -> Option<User> {
-    db.read(move |c| users::find_by_telegram_id(c, TelegramId(telegram_id)))
-        .await
-        .unwrap()
-}
-
-/// The audit actions about a user, oldest first.
-async fn actions(db: &Db, id: UserId) -> Vec<String> {
-    let mut records = db
-        .read(move |c| audit::for_user(c, id, 100, 0))
-        .await
-        .unwrap();
-    records.reverse();
-    records.into_iter().map(|r| r.action).collect()
 }
 
 async fn department_name(db: &Db, user: &User) -> String {
@@ -134,7 +118,7 @@ async fn approval_from_the_notification_rejection_and_a_new_application(db: Test
     );
     assert_eq!(admin.language, Language::Ru);
     assert_eq!(department_name(&db, &admin).await, "Tech");
-    assert_eq!(actions(&db, admin.id).await, ["user.bootstrap_admin"]);
+    assert_eq!(audit_actions(&db, admin.id).await, ["user.bootstrap_admin"]);
     menu(&stack.telegram, 7001, |m| {
         m.contains(&"availability") && m.contains(&"admin") && !m.contains(&"schedule")
     })
@@ -168,7 +152,7 @@ async fn approval_from_the_notification_rejection_and_a_new_application(db: Test
         (Status::Active, Some(Role::Manager), Some(admin.id))
     );
     assert_eq!(
-        actions(&db, approved.id).await,
+        audit_actions(&db, approved.id).await,
         ["user.registered", "user.approved"]
     );
     menu(&stack.telegram, 101, |m| {
@@ -272,7 +256,7 @@ async fn approval_from_the_notification_rejection_and_a_new_application(db: Test
     );
     menu(&stack.telegram, 102, |m| m.contains(&"my_meetings")).await;
     assert_eq!(
-        actions(&db, boris_row.id).await,
+        audit_actions(&db, boris_row.id).await,
         [
             "user.registered",
             "user.rejected",
