@@ -12,7 +12,6 @@ use std::time::Duration;
 use frankenstein::updates::Update;
 use shared::clock::Clock;
 use shared::db::Db;
-use shared::db::types::OutboxMessageId;
 use shared::jobs::{DeliverMessage, Queue};
 use shared::startup::ShutdownSignal;
 use shared::telegram::delivery::{Delivery, DeliveryOutcome};
@@ -199,34 +198,22 @@ impl Poller {
             match self.delivery.deliver(id).await {
                 Ok(DeliveryOutcome::Retry { reason, .. }) => {
                     tracing::warn!(%reason, outbox_id = %id, "reply not delivered yet; the worker retries");
-                    self.push(id, correlation_id).await;
+                    DeliverMessage::push_after_commit(&self.queue, id, correlation_id).await;
                 }
                 Ok(_) => {}
                 Err(error) => {
                     tracing::warn!(%error, outbox_id = %id, "reply delivery failed; the worker retries");
-                    self.push(id, correlation_id).await;
+                    DeliverMessage::push_after_commit(&self.queue, id, correlation_id).await;
                 }
             }
         }
         for id in effects.queued {
-            self.push(id, correlation_id).await;
+            DeliverMessage::push_after_commit(&self.queue, id, correlation_id).await;
         }
         for (chat_id, commands) in effects.commands {
             if let Err(error) = self.client.set_chat_commands(chat_id, &commands).await {
                 tracing::warn!(%error, chat_id, "cannot set the command menu");
             }
-        }
-    }
-
-    async fn push(&self, id: OutboxMessageId, correlation_id: &str) {
-        let job = DeliverMessage {
-            outbox_id: id.0,
-            correlation_id: correlation_id.to_owned(),
-        };
-        let key = job.idempotency_key(0);
-        if let Err(error) = self.queue.push(&job, &key).await {
-            // The sweep pushes it again: the message itself is in the outbox.
-            tracing::warn!(%error, outbox_id = %id, "cannot queue the message; the sweep will");
         }
     }
 }

@@ -86,15 +86,8 @@ impl Monitor {
     }
 
     async fn push(&self, ids: &[OutboxMessageId], correlation_id: &str) {
-        for id in ids {
-            let job = DeliverMessage {
-                outbox_id: id.0,
-                correlation_id: correlation_id.to_owned(),
-            };
-            if let Err(error) = self.queue.push(&job, &job.idempotency_key(0)).await {
-                // The outbox sweep pushes it later.
-                tracing::warn!(%error, outbox_id = %id, "cannot push a broadcast message");
-            }
+        for &id in ids {
+            DeliverMessage::push_after_commit(&self.queue, id, correlation_id).await;
         }
     }
 }

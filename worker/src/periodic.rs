@@ -67,11 +67,8 @@ impl Ticker {
             .await?;
         let mut pushed = 0;
         for message in overdue {
-            let job = DeliverMessage {
-                outbox_id: message.id.0,
-                correlation_id: message.correlation_id.clone().unwrap_or_default(),
-            };
-            match self.queue.push(&job, &job.idempotency_key(0)).await {
+            let correlation_id = message.correlation_id.as_deref().unwrap_or_default();
+            match DeliverMessage::push(&self.queue, message.id, correlation_id).await {
                 Ok(shared::jobs::Pushed::Queued) => pushed += 1,
                 Ok(shared::jobs::Pushed::AlreadyQueued) => {}
                 Err(error) => tracing::warn!(%error, outbox_id = %message.id, "sweep cannot push"),

@@ -64,14 +64,7 @@ pub async fn return_once(db: &Db, queue: &Queue, clock: &Clock) -> Result<usize,
         };
         returned += 1;
         tracing::info!(user_id = %user.id, %until, correlation_id, "absence over: working again");
-        let job = DeliverMessage {
-            outbox_id: outbox_id.0,
-            correlation_id,
-        };
-        if let Err(error) = queue.push(&job, &job.idempotency_key(0)).await {
-            // The message is in the outbox: the sweep pushes it again.
-            tracing::warn!(%error, %outbox_id, "cannot queue the return message; the sweep will");
-        }
+        DeliverMessage::push_after_commit(queue, outbox_id, &correlation_id).await;
     }
     Ok(returned)
 }

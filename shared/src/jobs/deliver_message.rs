@@ -2,7 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{Job, idempotency_key};
+use super::{Job, Pushed, Queue, QueueError, idempotency_key};
+use crate::db::types::OutboxMessageId;
 
 /// Send the outbox message with this id (the worker reads the row and skips
 /// it if its delivery is already recorded).
@@ -25,5 +26,32 @@ impl DeliverMessage {
     /// once, so its revision normally stays 0.
     pub fn idempotency_key(&self, revision: i64) -> String {
         idempotency_key(Self::QUEUE, self.outbox_id, revision)
+    }
+
+    /// Queues the delivery of outbox row `outbox_id`; a row already queued
+    /// is not queued twice.
+    pub async fn push(
+        queue: &Queue,
+        outbox_id: OutboxMessageId,
+        correlation_id: &str,
+    ) -> Result<Pushed, QueueError> {
+        let job = Self {
+            outbox_id: outbox_id.0,
+            correlation_id: correlation_id.to_owned(),
+        };
+        queue.push(&job, &job.idempotency_key(0)).await
+    }
+
+    /// [`push`](Self::push) right after the commit that wrote the row. A
+    /// failure is only logged: the row stays pending and the outbox sweep
+    /// pushes it again.
+    pub async fn push_after_commit(
+        queue: &Queue,
+        outbox_id: OutboxMessageId,
+        correlation_id: &str,
+    ) {
+        if let Err(error) = Self::push(queue, outbox_id, correlation_id).await {
+            tracing::warn!(%error, %outbox_id, "cannot queue the message; the outbox sweep will");
+        }
     }
 }
