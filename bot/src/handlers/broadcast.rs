@@ -14,6 +14,7 @@ use shared::db::DbError;
 use shared::db::broadcasts::{self, NewBroadcast};
 use shared::db::outbox::{self, NewOutboxMessage};
 use shared::db::users::{self, User};
+use shared::domain::admin::UserFilter;
 use shared::domain::broadcast::{
     BroadcastText, BroadcastTextError, CANCEL_DATA, MAX_BROADCAST_CHARS, SEND_DATA,
 };
@@ -103,7 +104,7 @@ fn preview(turn: &mut Turn<'_>, actor: &Actor<'_>, text: &str) -> Result<(), DbE
             return turn.reply(actor, OutgoingMessage::text(problem));
         }
     };
-    let recipients = recipients(turn, actor)?.len();
+    let recipients = recipient_count(turn, actor)?;
     let body = t(
         language,
         "broadcast.preview",
@@ -126,6 +127,17 @@ fn preview(turn: &mut Turn<'_>, actor: &Actor<'_>, text: &str) -> Result<(), DbE
         &Dialogue::Broadcast(BroadcastInput::Confirm { text }),
     )?;
     turn.reply(actor, OutgoingMessage::with_buttons(body, buttons))
+}
+
+/// How many [`recipients`] there are, counted in the database (the preview
+/// needs only the number).
+fn recipient_count(turn: &mut Turn<'_>, actor: &Actor<'_>) -> Result<i64, DbError> {
+    let active = UserFilter {
+        status: Some(Status::Active),
+        ..UserFilter::default()
+    };
+    let author = i64::from(actor.status() == Some(Status::Active));
+    Ok(users::count(turn.conn, &active)? - author)
 }
 
 /// Everyone a broadcast goes to: active users other than the author.

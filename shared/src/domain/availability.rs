@@ -16,9 +16,7 @@
 //! How the booking flow reads what is stored here: `shared::db::availability`
 //! and `shared::db::blocked_periods`; free slots: `shared::domain::slots`.
 
-use chrono::{
-    DateTime, NaiveDate, NaiveDateTime, NaiveTime, Offset, TimeDelta, TimeZone, Utc, Weekday,
-};
+use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, TimeDelta, TimeZone, Utc, Weekday};
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 
@@ -609,24 +607,6 @@ pub fn format_period(starts_at: DateTime<Utc>, ends_at: DateTime<Utc>, zone: Tz)
     }
 }
 
-/// `UTC+3`, `UTC-3:30`, `UTC`: the zone's offset at `now` (as `/profile`
-/// writes it).
-pub fn utc_offset(zone: Tz, now: DateTime<Utc>) -> String {
-    let seconds = zone
-        .offset_from_utc_datetime(&now.naive_utc())
-        .fix()
-        .local_minus_utc();
-    if seconds == 0 {
-        return "UTC".to_owned();
-    }
-    let sign = if seconds < 0 { '-' } else { '+' };
-    let minutes = seconds.unsigned_abs() / 60;
-    match minutes % 60 {
-        0 => format!("UTC{sign}{}", minutes / 60),
-        rest => format!("UTC{sign}{}:{rest:02}", minutes / 60),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1022,14 +1002,5 @@ mod tests {
             format_period(s, e, zone),
             "24.12.2026 14:00 – 26.12.2026 00:00"
         );
-    }
-
-    #[test]
-    fn offsets_read_like_utc_plus_hours() {
-        let now = now();
-        assert_eq!(utc_offset(moscow(), now), "UTC+3");
-        assert_eq!(utc_offset(chrono_tz::UTC, now), "UTC");
-        assert_eq!(utc_offset(chrono_tz::Asia::Kolkata, now), "UTC+5:30");
-        assert_eq!(utc_offset(chrono_tz::America::St_Johns, now), "UTC-3:30");
     }
 }

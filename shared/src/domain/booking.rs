@@ -3,10 +3,11 @@
 //! which reminders a meeting gets, and the outcomes of the booking
 //! transaction (`crate::db::meetings`) the UI turns into messages.
 
-use chrono::{DateTime, Datelike, Days, Months, NaiveDate, TimeDelta, TimeZone, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, TimeDelta, Utc};
 use chrono_tz::Tz;
 
 use crate::db::DbError;
+use crate::domain::period::limit_period;
 use crate::domain::settings::LimitPeriod;
 
 stored_enum! {
@@ -124,35 +125,20 @@ pub fn next_period_first_day(
     period: LimitPeriod,
     company_zone: Tz,
 ) -> NaiveDate {
-    let local = at.with_timezone(&company_zone).date_naive();
-    let next = match period {
-        LimitPeriod::Week => {
-            let days_to_monday = 7 - u64::from(local.weekday().num_days_from_monday());
-            local.checked_add_days(Days::new(days_to_monday))
-        }
-        LimitPeriod::Month => local
-            .with_day(1)
-            .and_then(|first| first.checked_add_months(Months::new(1))),
-    };
+    let last_day = limit_period(at, period, &company_zone).last_day;
     // Only fails at the end of chrono's calendar (year 262,143).
-    next.unwrap_or(NaiveDate::MAX)
+    last_day.succ_opt().unwrap_or(NaiveDate::MAX)
 }
 
 /// The instant the period after the one `at` falls in begins: local
-/// midnight of [`next_period_first_day`] in the company zone. Where
-/// midnight does not exist (a DST gap at midnight) the period begins at the
-/// first local instant after the gap.
+/// midnight of [`next_period_first_day`] in the company zone, or the first
+/// local instant after a DST gap at midnight.
 pub fn next_period_start(
     at: DateTime<Utc>,
     period: LimitPeriod,
     company_zone: Tz,
 ) -> DateTime<Utc> {
-    let midnight = next_period_first_day(at, period, company_zone).and_time(chrono::NaiveTime::MIN);
-    // A gap lasts at most a few hours; probe in 15-minute steps.
-    (0..=4 * 24)
-        .filter_map(|step| midnight.checked_add_signed(TimeDelta::minutes(15 * step)))
-        .find_map(|local| company_zone.from_local_datetime(&local).earliest())
-        .map_or_else(|| midnight.and_utc(), |instant| instant.with_timezone(&Utc))
+    limit_period(at, period, &company_zone).to
 }
 
 /// One reminder a participant gets before a meeting.

@@ -18,7 +18,7 @@
 
 use std::str::FromStr;
 
-use chrono::{DateTime, Months, NaiveDate, Utc};
+use chrono::{DateTime, Months, NaiveDate, Offset, TimeZone, Utc};
 use chrono_tz::Tz;
 
 use crate::domain::registration::MAX_CALLBACK_BYTES;
@@ -373,9 +373,39 @@ where
     (stored == name).then_some(value)
 }
 
+/// `UTC+3`, `UTC-3:30`, `UTC`: a zone's offset at `now`, as the profile
+/// and the availability overview show it.
+pub fn utc_offset(zone: Tz, now: DateTime<Utc>) -> String {
+    let seconds = zone
+        .offset_from_utc_datetime(&now.naive_utc())
+        .fix()
+        .local_minus_utc();
+    if seconds == 0 {
+        return "UTC".to_owned();
+    }
+    let sign = if seconds < 0 { '-' } else { '+' };
+    let minutes = seconds.unsigned_abs() / 60;
+    match minutes % 60 {
+        0 => format!("UTC{sign}{}", minutes / 60),
+        rest => format!("UTC{sign}{}:{rest:02}", minutes / 60),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn offsets_read_like_utc_plus_hours() {
+        let winter: DateTime<Utc> = "2027-01-14T12:00:00Z".parse().unwrap();
+        let summer: DateTime<Utc> = "2027-07-14T12:00:00Z".parse().unwrap();
+        assert_eq!(utc_offset(chrono_tz::Europe::Moscow, winter), "UTC+3");
+        assert_eq!(utc_offset(chrono_tz::Europe::Berlin, winter), "UTC+1");
+        assert_eq!(utc_offset(chrono_tz::Europe::Berlin, summer), "UTC+2");
+        assert_eq!(utc_offset(chrono_tz::Asia::Kolkata, winter), "UTC+5:30");
+        assert_eq!(utc_offset(chrono_tz::America::St_Johns, winter), "UTC-3:30");
+        assert_eq!(utc_offset(chrono_tz::UTC, winter), "UTC");
+    }
 
     fn date(y: i32, m: u32, d: u32) -> NaiveDate {
         NaiveDate::from_ymd_opt(y, m, d).unwrap()

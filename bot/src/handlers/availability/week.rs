@@ -8,8 +8,9 @@ use shared::db::availability;
 use shared::db::users::User;
 use shared::domain::availability::{
     AvailabilityCallback, DayStarts, SLOT_LENGTH_CHOICES, SlotLength, WEEK, WORKING_DAYS,
-    grid_starts, hhmm, iso_number, utc_offset,
+    grid_starts, hhmm, iso_number,
 };
+use shared::domain::profile::utc_offset;
 use shared::domain::user::Language;
 use shared::i18n::t;
 use shared::telegram::OutgoingMessage;
@@ -132,15 +133,14 @@ pub(super) fn back(
     Ok(None)
 }
 
-/// A day button: its grid, starting a draft from what is stored.
-pub(super) fn open_day(
+/// Keeps `starts` as the draft of `day` and shows the day's grid with it.
+fn show_draft(
     turn: &mut Turn<'_>,
     actor: &Actor<'_>,
     owner: &User,
     day: Weekday,
+    starts: DayStarts,
 ) -> Result<Option<String>, DbError> {
-    let grid = availability::weekly(turn.conn, owner.id)?;
-    let starts = DayStarts::of(&grid, day);
     keep(
         turn,
         actor,
@@ -151,6 +151,18 @@ pub(super) fn open_day(
     )?;
     show_day(turn, actor, owner, day, starts)?;
     Ok(None)
+}
+
+/// A day button: its grid, starting a draft from what is stored.
+pub(super) fn open_day(
+    turn: &mut Turn<'_>,
+    actor: &Actor<'_>,
+    owner: &User,
+    day: Weekday,
+) -> Result<Option<String>, DbError> {
+    let grid = availability::weekly(turn.conn, owner.id)?;
+    let starts = DayStarts::of(&grid, day);
+    show_draft(turn, actor, owner, day, starts)
 }
 
 /// A start-time button: flips it in the draft only.
@@ -166,16 +178,7 @@ pub(super) fn toggle(
         // The button data parser admits grid minutes only.
         return super::callbacks::stale(turn, actor, "toggle of an off-grid minute");
     }
-    keep(
-        turn,
-        actor,
-        AvailabilityInput::Draft {
-            weekday: day,
-            starts,
-        },
-    )?;
-    show_day(turn, actor, owner, day, starts)?;
-    Ok(None)
+    show_draft(turn, actor, owner, day, starts)
 }
 
 /// "Clear": empties the draft (nothing is stored until "Save").
@@ -185,17 +188,7 @@ pub(super) fn clear(
     owner: &User,
     day: Weekday,
 ) -> Result<Option<String>, DbError> {
-    let starts = DayStarts::default();
-    keep(
-        turn,
-        actor,
-        AvailabilityInput::Draft {
-            weekday: day,
-            starts,
-        },
-    )?;
-    show_day(turn, actor, owner, day, starts)?;
-    Ok(None)
+    show_draft(turn, actor, owner, day, DayStarts::default())
 }
 
 /// "Save": writes the draft as the day's start times, all at once, with

@@ -6,7 +6,7 @@ use serde_json::json;
 use shared::db::DbError;
 use shared::db::users::{self, User};
 use shared::domain::profile::{
-    MAX_ZONE_CHARS, ProfileCallback, ZoneError, parse_zone_name, zone_choices,
+    MAX_ZONE_CHARS, ProfileCallback, ZoneError, parse_zone_name, utc_offset, zone_choices,
 };
 use shared::i18n::t;
 use shared::telegram::OutgoingMessage;
@@ -139,7 +139,7 @@ pub(super) fn set(
 fn short_label(zone: Tz, now: chrono::DateTime<chrono::Utc>) -> String {
     let name = zone.name();
     let city = name.rsplit('/').next().unwrap_or(name).replace('_', " ");
-    format!("{city}, {}", view::utc_offset(zone, now))
+    format!("{city}, {}", utc_offset(zone, now))
 }
 
 /// What the user typed, cut to a readable length for quoting it back.
