@@ -12,7 +12,7 @@ use std::time::Duration;
 use frankenstein::updates::Update;
 use shared::clock::Clock;
 use shared::db::Db;
-use shared::jobs::{DeliverMessage, Queue};
+use shared::jobs::{DeliverMessage, Queue, SyncCalendar};
 use shared::startup::ShutdownSignal;
 use shared::telegram::delivery::{Delivery, DeliveryOutcome};
 use shared::telegram::{TelegramClient, TelegramError};
@@ -209,6 +209,9 @@ impl Poller {
         }
         for id in effects.queued {
             DeliverMessage::push_after_commit(&self.queue, id, correlation_id).await;
+        }
+        for (meeting, revision) in effects.calendar_sync {
+            SyncCalendar::push_after_commit(&self.queue, meeting, revision, correlation_id).await;
         }
         for (chat_id, commands) in effects.commands {
             if let Err(error) = self.client.set_chat_commands(chat_id, &commands).await {

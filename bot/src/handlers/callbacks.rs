@@ -8,7 +8,10 @@ use shared::db::DbError;
 use shared::domain::registration::RegistrationCallback;
 use shared::i18n::t;
 
-use super::{Actor, Turn, admin, approval, availability, broadcast, profile, registration, start};
+use super::{
+    Actor, Turn, admin, approval, availability, booking, broadcast, my_meetings, owner_meetings,
+    profile, registration, start,
+};
 
 /// Handles a press and always answers it (stops the client's spinner).
 pub(super) fn on_press(turn: &mut Turn<'_>, query: &CallbackQuery) -> Result<(), DbError> {
@@ -23,6 +26,12 @@ pub(super) fn on_press(turn: &mut Turn<'_>, query: &CallbackQuery) -> Result<(),
         broadcast::on_press(turn, &actor, rest)?
     } else if let Some(rest) = data.strip_prefix("av:") {
         availability::on_press(turn, &actor, rest)?
+    } else if let Some(rest) = data.strip_prefix("bk:") {
+        booking::on_press(turn, &actor, rest)?
+    } else if let Some(rest) = data.strip_prefix("mm:") {
+        my_meetings::on_press(turn, &actor, rest)?
+    } else if let Some(rest) = data.strip_prefix("om:") {
+        owner_meetings::on_press(turn, &actor, rest)?
     } else {
         registration_press(turn, &actor, data)?
     };

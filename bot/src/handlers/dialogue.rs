@@ -2,7 +2,7 @@
 //! restart of the bot continues it.
 //!
 //! Each state type carries its own tag field (`registration`, `profile`,
-//! `admin`, `broadcast`, `availability`), so the stored JSON says which
+//! `admin`, `broadcast`, `availability`, `owner_meetings`), so the stored JSON says which
 //! dialogue it is and states saved before another dialogue existed still
 //! parse.
 
@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use shared::db::{DbError, dialogues};
 use shared::domain::registration::Registration;
 
-use super::{Actor, Turn, admin, availability, broadcast, profile};
+use super::{Actor, Turn, admin, availability, broadcast, owner_meetings, profile};
 
 /// A dialogue in progress: what the bot waits for as the next text.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -21,6 +21,7 @@ pub(super) enum Dialogue {
     Admin(admin::AdminInput),
     Broadcast(broadcast::BroadcastInput),
     Availability(availability::AvailabilityInput),
+    OwnerMeetings(owner_meetings::OwnerMeetingsInput),
 }
 
 /// The actor's dialogue, if any.

@@ -27,10 +27,14 @@
 mod admin;
 mod approval;
 mod availability;
+mod booking;
 mod broadcast;
 mod callbacks;
 mod dialogue;
+mod meeting_text;
 mod menu;
+mod my_meetings;
+mod owner_meetings;
 mod profile;
 mod registration;
 mod start;
@@ -40,7 +44,7 @@ use frankenstein::types::{ChatType, MaybeInaccessibleMessage, User as TelegramUs
 use frankenstein::updates::{Update, UpdateContent};
 use shared::db::audit::{self, AuditEntry};
 use shared::db::outbox::{self, NewOutboxMessage};
-use shared::db::types::{AuditId, OutboxMessageId, TelegramId, UserId};
+use shared::db::types::{AuditId, MeetingId, OutboxMessageId, TelegramId, UserId};
 use shared::db::users::{self, User};
 use shared::db::{DbConn, DbError, updates};
 use shared::domain::delivery::Lane;
@@ -74,6 +78,8 @@ pub struct Effects {
     pub callback_answer: Option<(String, Option<String>)>,
     /// Command menus to set, per chat (after a status or role change).
     pub commands: Vec<(i64, menu::Commands)>,
+    /// Meetings whose calendars must follow a change, at that revision.
+    pub calendar_sync: Vec<(MeetingId, i32)>,
 }
 
 /// Everything the handler needs to know besides the database.
@@ -162,6 +168,9 @@ fn on_message(turn: &mut Turn<'_>, actor: &Actor<'_>, text: &str) -> Result<(), 
         (None, Some(Dialogue::Availability(input))) => {
             availability::on_text(turn, actor, input, text)
         }
+        (None, Some(Dialogue::OwnerMeetings(input))) => {
+            owner_meetings::on_text(turn, actor, input, text)
+        }
         (None, _) => start::on_text(turn, actor),
     }
 }
@@ -182,6 +191,9 @@ fn on_command(
         "/admin" if active => admin::command(turn, actor),
         "/broadcast" if active => broadcast::command(turn, actor, arguments),
         "/availability" if active => availability::command(turn, actor),
+        "/schedule" if active => booking::command(turn, actor),
+        "/my_meetings" if active => my_meetings::command(turn, actor),
+        "/meetings" if active => owner_meetings::command(turn, actor),
         _ => start::command(turn, actor, command, false),
     }
 }

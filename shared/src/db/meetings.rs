@@ -614,3 +614,18 @@ pub fn busy_for_owners(
         })
         .collect())
 }
+
+/// The limit periods (keys) in which `manager` already has `limit`
+/// meetings: slots there are not offered. The quota taken at booking time
+/// still decides a race; this only keeps the offer honest.
+pub fn full_periods(
+    conn: &mut DbConn,
+    manager: UserId,
+    limit: u16,
+) -> Result<Vec<String>, DbError> {
+    Ok(booking_quotas::table
+        .filter(booking_quotas::manager_id.eq(manager))
+        .filter(booking_quotas::used.ge(i32::from(limit)))
+        .select(booking_quotas::period_key)
+        .load(conn)?)
+}

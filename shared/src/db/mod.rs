@@ -15,6 +15,7 @@ pub mod broadcasts;
 pub mod budget;
 pub mod departments;
 pub mod dialogues;
+pub mod free_slots;
 pub mod leases;
 pub mod meetings;
 pub mod migrate;

@@ -31,6 +31,7 @@ pub mod delivery;
 pub mod period;
 pub mod profile;
 pub mod registration;
+pub mod schedule;
 pub mod settings;
 pub mod slots;
 pub mod user;

@@ -18,7 +18,16 @@ macro_rules! areas {
         &[$(($area, include_str!(concat!("en/", $area, ".toml")), include_str!(concat!("ru/", $area, ".toml")))),*]
     };
 }
-const AREAS: &[(&str, &str, &str)] = areas!["core", "admin", "profile", "broadcast", "booking"];
+const AREAS: &[(&str, &str, &str)] = areas![
+    "core",
+    "admin",
+    "profile",
+    "broadcast",
+    "booking",
+    "meetings",
+    "owner_meetings",
+    "calendar",
+];
 
 static CATALOGUES: LazyLock<(Texts, Texts)> = LazyLock::new(|| {
     let mut en = Texts::new();

@@ -26,6 +26,7 @@ mod deliver_message;
 mod queue;
 mod runner;
 mod settings;
+mod sync_calendar;
 pub mod trace;
 
 use serde::Serialize;
@@ -35,11 +36,12 @@ pub use deliver_message::DeliverMessage;
 pub use queue::{Pushed, Queue};
 pub use runner::{JobContext, Runner};
 pub use settings::QueueSettings;
+pub use sync_calendar::SyncCalendar;
 
 /// Every job type's queue name: the one list of job types. A queue name
 /// never changes once shipped; add new job types here (and give the worker
 /// a handler for them with [`Runner::handle`]).
-pub const QUEUES: &[&str] = &[DeliverMessage::QUEUE];
+pub const QUEUES: &[&str] = &[DeliverMessage::QUEUE, SyncCalendar::QUEUE];
 
 /// A job type: a small serde payload of ids, stored in its own queue.
 pub trait Job: Serialize + DeserializeOwned + Send + Sync + 'static {

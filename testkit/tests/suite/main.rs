@@ -32,6 +32,7 @@ macro_rules! on_both_backends {
 mod admin;
 mod availability;
 mod binaries;
+mod booking;
 mod booking_store;
 mod broadcast;
 mod fake_telegram;
