@@ -326,6 +326,19 @@ impl Turn<'_> {
         target_user: Option<UserId>,
         data: serde_json::Value,
     ) -> Result<AuditId, DbError> {
+        self.audit_about(actor, action, target_user, None, data)
+    }
+
+    /// [`Turn::audit`] naming another object concerned too, e.g.
+    /// `meeting:42`.
+    fn audit_about(
+        &mut self,
+        actor: &Actor<'_>,
+        action: &str,
+        target_user: Option<UserId>,
+        target: Option<String>,
+        data: serde_json::Value,
+    ) -> Result<AuditId, DbError> {
         audit::record(
             self.conn,
             &AuditEntry {
@@ -333,7 +346,7 @@ impl Turn<'_> {
                 actor_telegram_id: Some(actor.telegram_id),
                 action,
                 target_user,
-                target: None,
+                target,
                 data,
                 correlation_id: Some(&self.ctx.correlation_id),
             },

@@ -200,10 +200,11 @@ fn cancel(
         Err(_) => return refuse(turn, actor, manager, "mymeetings.not_scheduled", &settings),
     };
     let people = MeetingPeople::load(turn.conn, &cancelled)?;
-    turn.audit(
+    turn.audit_about(
         actor,
         "meeting.cancelled",
         people.owners.first().map(|owner| owner.id),
+        Some(format!("meeting:{}", cancelled.id)),
         json!({
             "meeting": cancelled.id.0,
             "starts_at": cancelled.starts_at,

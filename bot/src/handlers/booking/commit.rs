@@ -82,10 +82,11 @@ pub(super) fn book(
     let target_user = target.owners.first().map(|owner| owner.id);
     let (text, toast) = match &target.moving {
         None => {
-            turn.audit(
+            turn.audit_about(
                 actor,
                 "meeting.booked",
                 target_user,
+                Some(format!("meeting:{}", meeting.id)),
                 json!({
                     "meeting": meeting.id.0,
                     "owners": target.owner_ids().iter().map(|o| o.0).collect::<Vec<_>>(),
@@ -111,10 +112,11 @@ pub(super) fn book(
             (text, t(language, "schedule.toast.booked", &[]))
         }
         Some(old) => {
-            turn.audit(
+            turn.audit_about(
                 actor,
                 "meeting.rescheduled",
                 target_user,
+                Some(format!("meeting:{}", meeting.id)),
                 json!({
                     "meeting": meeting.id.0,
                     "from": {"starts_at": old.starts_at, "ends_at": old.ends_at},
