@@ -3,10 +3,11 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use diesel::prelude::*;
 
-use super::schema::{audit_log, users};
+use super::schema::{audit_log, departments, users};
 use super::types::{AuditId, DepartmentId, OptionalUtcTime, TelegramId, UserId, UtcTime};
 use super::{DbConn, DbError, MultiBackend};
 use crate::domain::admin::UserFilter;
+use crate::domain::registration::PersonName;
 use crate::domain::user::{Language, Role, Status, WorkStatus};
 
 /// A stored user.
@@ -351,6 +352,57 @@ pub fn set_email(
         ))
         .execute(conn)?;
     Ok(())
+}
+
+/// Renames an active user: both names in one statement, so nobody ever
+/// reads the new first name with the old last name. The names are
+/// [`PersonName`]s, checked by the same rules as at registration. Returns
+/// whether it happened (false: the user is not active any more).
+pub fn set_name(
+    conn: &mut DbConn,
+    id: UserId,
+    first_name: &PersonName,
+    last_name: &PersonName,
+    now: DateTime<Utc>,
+) -> Result<bool, DbError> {
+    let changed = diesel::update(
+        users::table
+            .find(id)
+            .filter(users::status.eq(Status::Active)),
+    )
+    .set((
+        users::first_name.eq(first_name.as_str()),
+        users::last_name.eq(last_name.as_str()),
+        users::updated_at.eq(UtcTime::from(now)),
+    ))
+    .execute(conn)?;
+    Ok(changed == 1)
+}
+
+/// Moves an active user to `department`, only if that department exists
+/// and is not retired, checked in the same statement (an admin may retire
+/// it while the user looks at the buttons). Returns whether it happened.
+pub fn set_department(
+    conn: &mut DbConn,
+    id: UserId,
+    department: DepartmentId,
+    now: DateTime<Utc>,
+) -> Result<bool, DbError> {
+    let pickable = departments::table
+        .filter(departments::id.eq(department))
+        .filter(departments::retired_at.is_null());
+    let changed = diesel::update(
+        users::table
+            .find(id)
+            .filter(users::status.eq(Status::Active))
+            .filter(diesel::dsl::exists(pickable)),
+    )
+    .set((
+        users::department_id.eq(Some(department)),
+        users::updated_at.eq(UtcTime::from(now)),
+    ))
+    .execute(conn)?;
+    Ok(changed == 1)
 }
 
 pub fn set_work_status(

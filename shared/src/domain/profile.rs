@@ -1,12 +1,16 @@
 //! Self-service rules as pure functions: what counts as an email address,
 //! which time zones are offered and how a typed one is read, the "until"
 //! date of an absence, when an absence is over, and the callback data of
-//! every `/profile` and `/language` button.
+//! every `/profile` and `/language` button. Names are checked by the
+//! registration rules (`registration::PersonName`), not by rules of their
+//! own.
 //!
 //! ```text
 //! manager: /profile
-//! bot:     👤 Anna Smith … Email: not set … Status: working
-//!          [✉️ Email] [🌐 Language] [🕒 Time zone] [📍 Status]
+//! bot:     👤 Anna Smith … Department: IT … Email: not set … Status: working
+//!          [✏️ Name] [🏢 Department] [✉️ Email] [🌐 Language] [🕒 Time zone] [📍 Status]
+//! manager: (presses 🏢 Department, then HR)            → prf:dept / prf:dept:3
+//! bot:     ✅ Department: HR. … Department: HR
 //! manager: (presses 📍 Status, then 🌴 Vacation)        → prf:ws / prf:ws:vacation
 //! bot:     Until when? Type the last day (DD.MM.YYYY)   [No end date]
 //! manager: 31.02.2027
@@ -21,6 +25,7 @@ use std::str::FromStr;
 use chrono::{DateTime, Months, NaiveDate, Offset, TimeZone, Utc};
 use chrono_tz::Tz;
 
+use crate::db::types::DepartmentId;
 use crate::domain::registration::MAX_CALLBACK_BYTES;
 use crate::domain::user::{Language, WorkStatus};
 
@@ -285,6 +290,14 @@ pub const AWAY: [WorkStatus; 3] = [
 pub enum ProfileCallback {
     /// `prf:menu`: the profile itself (back from a sub-menu).
     Menu,
+    /// `prf:name`: asks for the first name, then the last name.
+    Name,
+    /// `prf:dept`: the department choice.
+    Departments,
+    /// `prf:dept:<department id>`: move to this department (looked up again
+    /// on the server: it may have been retired since the buttons were shown,
+    /// or the id forged).
+    SetDepartment(DepartmentId),
     /// `prf:email`: asks for an email address.
     Email,
     /// `prf:email:rm`: removes the stored address.
@@ -319,6 +332,8 @@ impl ProfileCallback {
         }
         let parsed = match rest {
             "menu" => Self::Menu,
+            "name" => Self::Name,
+            "dept" => Self::Departments,
             "email" => Self::Email,
             "email:rm" => Self::RemoveEmail,
             "lang" => Self::Languages,
@@ -326,7 +341,9 @@ impl ProfileCallback {
             "tz:type" => Self::TypeZone,
             "ws" => Self::WorkStatuses,
             _ => {
-                if let Some(code) = rest.strip_prefix("lang:") {
+                if let Some(id) = rest.strip_prefix("dept:") {
+                    Self::SetDepartment(DepartmentId(parse_id(id)?))
+                } else if let Some(code) = rest.strip_prefix("lang:") {
                     Self::SetLanguage(exact::<Language>(code)?)
                 } else if let Some(name) = rest.strip_prefix("tz:set:") {
                     let zone = Tz::from_str(name).ok()?;
@@ -347,6 +364,9 @@ impl ProfileCallback {
     pub fn data(&self) -> String {
         let rest = match self {
             Self::Menu => "menu".to_owned(),
+            Self::Name => "name".to_owned(),
+            Self::Departments => "dept".to_owned(),
+            Self::SetDepartment(id) => format!("dept:{id}"),
             Self::Email => "email".to_owned(),
             Self::RemoveEmail => "email:rm".to_owned(),
             Self::Languages => "lang".to_owned(),
@@ -360,6 +380,16 @@ impl ProfileCallback {
         };
         format!("{PREFIX}{rest}")
     }
+}
+
+/// A positive id in canonical decimal form (no sign, no leading zero, no
+/// padding): exactly what [`ProfileCallback::data`] writes.
+fn parse_id(text: &str) -> Option<i64> {
+    let canonical = !text.is_empty()
+        && text.len() <= 18
+        && text.bytes().all(|b| b.is_ascii_digit())
+        && !text.starts_with('0');
+    canonical.then(|| text.parse().ok()).flatten()
 }
 
 /// A stored enum by its exact stored name (`strum` would accept nothing
@@ -582,6 +612,11 @@ mod tests {
     fn every_button_round_trips_within_telegram_s_limit() {
         let mut all = vec![
             ProfileCallback::Menu,
+            ProfileCallback::Name,
+            ProfileCallback::Departments,
+            ProfileCallback::SetDepartment(DepartmentId(1)),
+            ProfileCallback::SetDepartment(DepartmentId(42)),
+            ProfileCallback::SetDepartment(DepartmentId(999_999_999_999_999_999)),
             ProfileCallback::Email,
             ProfileCallback::RemoveEmail,
             ProfileCallback::Languages,
@@ -615,6 +650,48 @@ mod tests {
             ProfileCallback::AwayWithoutEnd(WorkStatus::SickLeave).data(),
             "prf:ws:open:sick_leave"
         );
+        assert_eq!(ProfileCallback::Name.data(), "prf:name");
+        assert_eq!(ProfileCallback::Departments.data(), "prf:dept");
+        assert_eq!(
+            ProfileCallback::SetDepartment(DepartmentId(7)).data(),
+            "prf:dept:7"
+        );
+    }
+
+    #[test]
+    fn department_ids_are_read_in_canonical_form_only() {
+        assert_eq!(
+            ProfileCallback::parse("dept:5"),
+            Some(ProfileCallback::SetDepartment(DepartmentId(5)))
+        );
+        assert_eq!(
+            ProfileCallback::parse("dept:1234567890"),
+            Some(ProfileCallback::SetDepartment(DepartmentId(1_234_567_890)))
+        );
+        for rest in [
+            "dept:",
+            "dept:0",
+            "dept:05",
+            "dept:-5",
+            "dept:+5",
+            "dept: 5",
+            "dept:5 ",
+            "dept:5:1",
+            "dept:5a",
+            "dept:0x5",
+            "dept:١",
+            "dept:1000000000000000000",
+            "dept:99999999999999999999",
+            "dept:IT",
+            "Dept:5",
+            "dept5",
+            "name:",
+            "name:x",
+            "Name",
+            "dept:dept:5",
+        ] {
+            assert_eq!(ProfileCallback::parse(rest), None, "{rest:?}");
+        }
     }
 
     #[test]

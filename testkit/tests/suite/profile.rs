@@ -1,5 +1,6 @@
 //! Self-service through the real binaries, on both databases: `/profile`
-//! and every change in it (email, time zone, language, work status),
+//! and every change in it (name, department, email, time zone, language,
+//! work status),
 //! `/language`, bad input, forged and repeated presses, and the worker
 //! setting managers back to working when their absence is over, once,
 //! with two workers running.
@@ -9,10 +10,12 @@ use std::time::Duration;
 use chrono::{DateTime, Days, NaiveDate, TimeDelta, Utc};
 use diesel::prelude::*;
 use shared::clock::{self, Clock};
-use shared::db::Db;
 use shared::db::audit::AuditRecord;
 use shared::db::schema;
+use shared::db::types::DepartmentId;
 use shared::db::users::{self, User};
+use shared::db::{Db, departments};
+use shared::domain::profile::ProfileCallback;
 use shared::domain::user::{Language, Role, Status, WorkStatus};
 use testkit::db::TestDb;
 use testkit::fake_telegram::{CommandScope, FakeTelegram};
@@ -774,7 +777,264 @@ async fn absences_end_in_each_zone_once_with_two_workers(db: TestDb) {
     stack.assert_no_secret_in_logs();
 }
 
+/// The department named `name` (seeded), by id.
+async fn department_id(db: &Db, name: &'static str) -> DepartmentId {
+    db.read(departments::list_all)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|d| d.name == name)
+        .unwrap_or_else(|| panic!("no department {name}"))
+        .id
+}
+
+/// The data of the button that moves the user to department `id`.
+fn department_data(id: DepartmentId) -> String {
+    ProfileCallback::SetDepartment(id).data()
+}
+
+/// The name in two steps (bad input re-asked with the reason, a bot
+/// restart in between, `/cancel` keeping the old name, HTML shown
+/// escaped), the department from the active ones (retired and unknown ids
+/// refused, a user removed meanwhile refused), each change audited once.
+async fn name_and_department_changes(db: TestDb) {
+    let mut stack = Stack::new(db, StackConfig::default()).await;
+    stack.start_bot().await;
+    stack.start_worker().await;
+    let db = stack.db.db.clone();
+    let anna_row = seed(
+        &db,
+        601,
+        ("Anna", "Smith"),
+        Status::Active,
+        Some(Role::Manager),
+        Language::En,
+        "Europe/Moscow",
+    )
+    .await;
+    let boris_row = seed(
+        &db,
+        602,
+        ("Борис", "Котов"),
+        Status::Active,
+        Some(Role::Owner),
+        Language::Ru,
+        "Europe/Moscow",
+    )
+    .await;
+    let anna = Person::new(&stack, 601, "Anna", "en");
+    let boris = Person::new(&stack, 602, "Борис", "ru");
+    let it = department_id(&db, "IT").await;
+    let hr = department_id(&db, "HR").await;
+    let game_dev = department_id(&db, "GameDev").await;
+    db.write(move |c| departments::retire(c, game_dev, Clock::system().now()))
+        .await
+        .unwrap();
+
+    // The name: the first name is asked in place of the profile.
+    let profile = anna.says("/profile", "Your profile").await;
+    assert!(
+        profile.callback_data("🏢 Department").is_some(),
+        "{:?}",
+        profile.buttons
+    );
+    let (asked, _) = anna
+        .presses_button("✏️ Name", "What is your first name?")
+        .await;
+    assert_eq!(asked.message_id, profile.message_id, "changes in place");
+    assert!(asked.text.contains("Now: Anna"), "{}", asked.text);
+    assert_eq!(
+        dialogue(&db, 601).await,
+        Some(serde_json::json!({ "profile": "first_name" }))
+    );
+    let long = "a".repeat(5_000);
+    for (typed, reason) in [
+        ("   ", "The name cannot be empty"),
+        ("\u{200B}", "The name cannot be empty"),
+        (
+            long.as_str(),
+            "The name is too long: 5000 characters, at most 64",
+        ),
+        ("An\nna", "control characters"),
+        ("Anna\u{7}", "control characters"),
+    ] {
+        let reply = anna.says(typed, reason).await;
+        assert!(
+            reply.text.contains("Please send your first name again"),
+            "{}",
+            reply.text
+        );
+    }
+    assert_eq!(user(&db, 601).await.as_ref(), Some(&anna_row));
+    let first = "🌸 Анна";
+    let last = "محمد <b>*O'Brien*</b>";
+    let asked = anna.says(first, "And your last name?").await;
+    assert!(
+        asked.text.contains("Thank you, 🌸 Анна") && asked.text.contains("Now: Smith"),
+        "{}",
+        asked.text
+    );
+    assert_eq!(
+        dialogue(&db, 601).await,
+        Some(serde_json::json!({ "profile": "last_name", "first_name": first }))
+    );
+    assert_eq!(user(&db, 601).await.as_ref(), Some(&anna_row));
+
+    // A restart between the two names continues the question.
+    assert!(stack.bot.as_mut().unwrap().terminate().await.success());
+    stack.start_bot().await;
+    for (typed, reason) in [
+        (" \u{200F} ", "The name cannot be empty"),
+        (long.as_str(), "The name is too long"),
+        ("Smi\tth", "control characters"),
+    ] {
+        let reply = anna.says(typed, reason).await;
+        assert!(
+            reply.text.contains("Please send your last name again"),
+            "{}",
+            reply.text
+        );
+    }
+    assert_eq!(user(&db, 601).await.as_ref(), Some(&anna_row));
+    let saved = anna
+        .says(&format!("  {last} "), &format!("Name: {first} {last}."))
+        .await;
+    assert!(
+        saved.text.contains(&format!("Name: {first} {last}\nRole")),
+        "{}",
+        saved.text
+    );
+    assert!(
+        saved
+            .source
+            .contains("محمد &lt;b&gt;*O'Brien*&lt;/b&gt;</b>\nRole"),
+        "{}",
+        saved.source
+    );
+    let row = user(&db, 601).await.unwrap();
+    assert_eq!(
+        (row.first_name.as_str(), row.last_name.as_str()),
+        (first, last)
+    );
+    assert_eq!(dialogue(&db, 601).await, None);
+
+    // /cancel in the middle keeps the name; so does the same name again.
+    anna.presses_button("✏️ Name", "What is your first name?")
+        .await;
+    anna.says("Zed", "And your last name?").await;
+    anna.says("/cancel", "Cancelled").await;
+    assert_eq!(dialogue(&db, 601).await, None);
+    anna.says("Zed", "I did not understand").await;
+    assert_eq!(user(&db, 601).await.as_ref(), Some(&row));
+    anna.says("/profile", "Your profile").await;
+    anna.presses_button("✏️ Name", "What is your first name?")
+        .await;
+    anna.says(first, "And your last name?").await;
+    anna.says(last, "Your profile").await;
+    assert_eq!(user(&db, 601).await.as_ref(), Some(&row));
+
+    // The department: the active ones, the current one ticked.
+    let (list, _) = anna
+        .presses_button("🏢 Department", "Your department: IT")
+        .await;
+    assert!(list.callback_data("✓ IT").is_some(), "{:?}", list.buttons);
+    assert!(
+        list.callback_data("GameDev").is_none(),
+        "{:?}",
+        list.buttons
+    );
+    let hr_data = department_data(hr);
+    assert_eq!(list.callback_data("HR"), Some(hr_data.as_str()));
+    let (moved, toast) = anna
+        .presses(list.message_id, &hr_data, "Department: HR.")
+        .await;
+    assert_eq!(toast.as_deref(), Some("Saved"));
+    assert!(moved.text.contains("Department: HR\n"), "{}", moved.text);
+    assert_eq!(user(&db, 601).await.unwrap().department_id, Some(hr));
+    // The same button again: nothing to change.
+    let audit_before = audit_trail(&db, anna_row.id).await.len();
+    let toast = anna.presses_quietly(list.message_id, &hr_data).await;
+    assert_eq!(toast.as_deref(), Some("Already so"));
+    assert_eq!(audit_trail(&db, anna_row.id).await.len(), audit_before);
+
+    // Retired, unknown and malformed ids are out of date, even while a
+    // question waits, and change nothing (the question included).
+    anna.says("/profile", "Your profile").await;
+    anna.presses_button("✏️ Name", "What is your first name?")
+        .await;
+    let before = snapshot(&db).await;
+    assert_eq!(before.dialogues.len(), 1);
+    for data in [
+        department_data(game_dev),
+        department_data(DepartmentId(987_654_321)),
+        "prf:dept:0".to_owned(),
+        format!("prf:dept:0{}", it.0),
+        format!("prf:dept:-{}", it.0),
+        format!("prf:dept:{}:1", it.0),
+        "prf:dept:IT".to_owned(),
+        "prf:name:1".to_owned(),
+    ] {
+        let (_, toast) = anna
+            .presses(anna.last_message_id(), &data, "Welcome back")
+            .await;
+        assert_eq!(
+            toast.as_deref(),
+            Some("This menu is out of date."),
+            "{data}"
+        );
+    }
+    assert_eq!(snapshot(&db).await, before);
+    assert_eq!(user(&db, 601).await.unwrap().department_id, Some(hr));
+
+    // A user removed while looking at the list: refused, nothing changes.
+    boris.says("/profile", "Ваш профиль").await;
+    let (list, _) = boris.presses_button("🏢 Отдел", "Ваш отдел: IT").await;
+    let boris_id = boris_row.id;
+    db.write(move |c| users::remove(c, boris_id, Status::Active, Clock::system().now()))
+        .await
+        .unwrap();
+    let before = snapshot(&db).await;
+    let (_, toast) = boris
+        .presses(
+            list.message_id,
+            list.callback_data("HR").unwrap(),
+            "доступ к боту",
+        )
+        .await;
+    assert_eq!(toast.as_deref(), Some("У вас нет прав на это действие."));
+    assert_eq!(snapshot(&db).await, before);
+    assert_eq!(user(&db, 602).await.unwrap().department_id, Some(it));
+
+    // One audit row per change, with the old and the new values.
+    let rows = audit_trail(&db, anna_row.id).await;
+    let actions: Vec<&str> = rows.iter().map(|r| r.action.as_str()).collect();
+    assert_eq!(actions, ["profile.name", "profile.department"]);
+    assert!(rows.iter().all(|r| r.actor_id == Some(anna_row.id)));
+    assert_eq!(
+        rows[0].data_json(),
+        serde_json::json!({
+            "from": { "first_name": "Anna", "last_name": "Smith" },
+            "to": { "first_name": first, "last_name": last },
+        })
+    );
+    assert_eq!(
+        rows[1].data_json(),
+        serde_json::json!({
+            "from": { "id": it.0, "name": "IT" },
+            "to": { "id": hr.0, "name": "HR" },
+        })
+    );
+    assert!(
+        audit_actions(&db, boris_row.id)
+            .await
+            .iter()
+            .all(|a| !a.starts_with("profile."))
+    );
+    stack.assert_no_secret_in_logs();
+}
+
 on_both_backends!(
+    name_and_department_changes,
     the_profile_and_every_change_in_it,
     forged_presses_commands_mid_dialogue_and_people_without_a_profile,
     absences_end_in_each_zone_once_with_two_workers,

@@ -1,24 +1,35 @@
 //! Self-service: `/profile` (name, role, department, email, language, time
 //! zone and, for managers, the work status with its "until" date) and
-//! `/language`. The profile is one message that changes in place; every
-//! press and every typed answer re-checks who the caller is now, and a
-//! change is written with its audit row only when something changes.
+//! `/language`. Everything but the role can be changed here. The profile
+//! is one message that changes in place; every press and every typed answer
+//! re-checks who the caller is now, and a change is written with its audit
+//! row only when something changes.
 //!
 //! ```text
 //! manager: /profile
-//! bot:     👤 Your profile … Email: not set …   [✉️ Email] [🌐 Language] [🕒 Time zone] [📍 Status]
+//! bot:     👤 Your profile … Email: not set …   [✏️ Name] [🏢 Department]
+//!                                               [✉️ Email] [🌐 Language] [🕒 Time zone] [📍 Status]
 //! manager: (presses ✉️ Email)                   → the message asks for the address
 //! manager: anna@@example.com
 //! bot:     ⚠️ An email address has exactly one @ … Please send the address again
 //! manager: Anna@Example.com
 //! bot:     ✅ Email saved: Anna@example.com  👤 Your profile …
+//! manager: (presses ✏️ Name)                    → What is your first name?
+//! manager: Анна
+//! bot:     Thank you, Анна. And your last name?
+//! manager: (5,000 characters)
+//! bot:     ⚠️ The name is too long … Please send your last name again
+//! manager: Смирнова
+//! bot:     ✅ Name: Анна Смирнова.  👤 Your profile …
 //! ```
 //!
 //! The rules (what an address, a zone name or a date is; the button data)
 //! live in `shared::domain::profile`.
 
+mod department;
 mod email;
 mod language;
+mod name;
 mod view;
 mod work_status;
 mod zone;
@@ -29,6 +40,7 @@ use serde_json::Value;
 use shared::db::DbError;
 use shared::db::users::{self, User};
 use shared::domain::profile::{ProfileCallback, stored_zone};
+use shared::domain::registration::PersonName;
 use shared::domain::user::{Status, WorkStatus};
 use shared::i18n::t;
 use shared::telegram::OutgoingMessage;
@@ -37,7 +49,9 @@ use super::dialogue::{self, Dialogue};
 use super::{Actor, Turn, callbacks, start};
 
 /// Text the profile waits for. Stored as `{"profile":"email"}`,
-/// `{"profile":"zone"}` or `{"profile":"until","status":"vacation"}`.
+/// `{"profile":"zone"}`, `{"profile":"until","status":"vacation"}`,
+/// `{"profile":"first_name"}` or
+/// `{"profile":"last_name","first_name":"Anna"}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "profile", rename_all = "snake_case")]
 pub(crate) enum ProfileInput {
@@ -47,6 +61,10 @@ pub(crate) enum ProfileInput {
     Zone,
     /// The last day of an absence with this status.
     Until { status: WorkStatus },
+    /// A new first name.
+    FirstName,
+    /// A new last name, to go with the first name already typed.
+    LastName { first_name: PersonName },
 }
 
 /// `/profile` (the router lets only active users in; checked again here).
@@ -91,6 +109,11 @@ pub(super) fn on_press(
     if manager_only && !work_status::applies_to(user) {
         return callbacks::refused(turn, actor, "work status button of a non-manager");
     }
+    if let ProfileCallback::SetDepartment(id) = press {
+        // Checked before the question in progress is left: a department
+        // that cannot be picked changes nothing.
+        return department::pick(turn, actor, user, id);
+    }
     // A press answers any question the profile was waiting for.
     leave_dialogue(turn, actor)?;
     match press {
@@ -99,6 +122,9 @@ pub(super) fn on_press(
             turn.show(actor, message)?;
             Ok(None)
         }
+        ProfileCallback::Name => name::ask(turn, actor, user),
+        ProfileCallback::Departments => department::choose(turn, actor, user),
+        ProfileCallback::SetDepartment(id) => department::pick(turn, actor, user, id),
         ProfileCallback::Email => email::ask(turn, actor, user),
         ProfileCallback::RemoveEmail => email::remove(turn, actor, user),
         ProfileCallback::Languages => language::choose(turn, actor, user),
@@ -129,6 +155,10 @@ pub(super) fn on_text(
     match input {
         ProfileInput::Email => email::on_text(turn, actor, user, text),
         ProfileInput::Zone => zone::on_text(turn, actor, user, text),
+        ProfileInput::FirstName => name::on_first_name(turn, actor, user, text),
+        ProfileInput::LastName { first_name } => {
+            name::on_last_name(turn, actor, user, first_name, text)
+        }
         ProfileInput::Until { status } if work_status::applies_to(user) => {
             work_status::on_until(turn, actor, user, status, text)
         }
@@ -201,4 +231,39 @@ fn audit_change(
 /// A problem with typed text, then the question again.
 fn problem(text: String, again: String) -> OutgoingMessage {
     OutgoingMessage::text(format!("{text}\n\n{again}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The stored form is what a restart reads back: the name questions
+    /// keep the first name typed, and a stored name that breaks the rules
+    /// is not taken.
+    #[test]
+    fn name_questions_are_stored_with_the_first_name() {
+        let first_name = PersonName::parse("🌸 <b>Анна</b>").unwrap();
+        let waiting = Dialogue::Profile(ProfileInput::LastName { first_name });
+        let stored = serde_json::to_value(&waiting).unwrap();
+        assert_eq!(
+            stored,
+            serde_json::json!({ "profile": "last_name", "first_name": "🌸 <b>Анна</b>" })
+        );
+        assert_eq!(serde_json::from_value::<Dialogue>(stored).unwrap(), waiting);
+        assert_eq!(
+            serde_json::from_value::<Dialogue>(serde_json::json!({ "profile": "first_name" }))
+                .unwrap(),
+            Dialogue::Profile(ProfileInput::FirstName)
+        );
+        for bad in [
+            serde_json::json!({ "profile": "last_name" }),
+            serde_json::json!({ "profile": "last_name", "first_name": "" }),
+            serde_json::json!({ "profile": "last_name", "first_name": "a\nb" }),
+        ] {
+            assert!(
+                serde_json::from_value::<Dialogue>(bad.clone()).is_err(),
+                "{bad}"
+            );
+        }
+    }
 }

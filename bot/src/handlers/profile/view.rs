@@ -23,11 +23,7 @@ pub(super) fn profile(
     note: Option<String>,
 ) -> Result<OutgoingMessage, DbError> {
     let language = user.language;
-    let department = match user.department_id {
-        Some(id) => departments::find(turn.conn, id)?.map(|d| d.name),
-        None => None,
-    }
-    .unwrap_or_else(|| t(language, "profile.department.none", &[]));
+    let department = department_name(turn, user)?;
     let role_key = match user.role {
         Some(Role::Owner) => "profile.role.owner",
         _ => "profile.role.manager",
@@ -81,12 +77,26 @@ pub(super) fn profile(
         text,
         vec![
             vec![
+                button("profile.button.name", ProfileCallback::Name),
+                button("profile.button.department", ProfileCallback::Departments),
+            ],
+            vec![
                 button("profile.button.email", ProfileCallback::Email),
                 button("profile.button.language", ProfileCallback::Languages),
             ],
             second_row,
         ],
     ))
+}
+
+/// The name of the user's department (retired ones too: it is still
+/// theirs until they pick another), or a dash.
+pub(super) fn department_name(turn: &mut Turn<'_>, user: &User) -> Result<String, DbError> {
+    let name = match user.department_id {
+        Some(id) => departments::find(turn.conn, id)?.map(|d| d.name),
+        None => None,
+    };
+    Ok(name.unwrap_or_else(|| t(user.language, "profile.department.none", &[])))
 }
 
 /// A "« Back" button to the profile.
