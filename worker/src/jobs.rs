@@ -1,16 +1,25 @@
 //! The worker's job handlers: each reads the row its job names and makes
 //! the outside world match it.
 
+use chrono_tz::Tz;
 use shared::db::outbox;
 use shared::db::types::OutboxMessageId;
 use shared::domain::delivery::OutboxState;
-use shared::jobs::{DeliverMessage, JobContext, JobError};
+use shared::jobs::{DeliverMessage, JobContext, JobError, Queue};
 use shared::telegram::delivery::{Delivery, DeliveryOutcome};
 
-/// The clients handlers use.
+pub use crate::calendar_sync::sync_calendar;
+
+/// The clients and settings handlers use.
 #[derive(Debug)]
 pub struct Clients {
     pub delivery: Delivery,
+    /// For handlers that queue follow-up jobs (e.g. the deliveries of the
+    /// invites a calendar sync wrote).
+    pub queue: Queue,
+    /// The company zone: the zone of a user whose stored zone this build
+    /// does not know.
+    pub company_zone: Tz,
 }
 
 /// Sends one outbox message through the shared delivery path. A message

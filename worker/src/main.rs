@@ -1,8 +1,9 @@
-//! The worker: consumes the job queue (outbound messages now; calendar sync
-//! and reminders later) and runs the periodic work; any number of copies may
-//! run side by side.
+//! The worker: consumes the job queue (outbound messages and calendar sync
+//! now; reminders later) and runs the periodic work; any number of copies
+//! may run side by side.
 
 mod broadcast;
+mod calendar_sync;
 mod jobs;
 mod periodic;
 mod work_status;
@@ -83,9 +84,14 @@ async fn serve(config: Config, mut shutdown: ShutdownSignal) -> anyhow::Result<(
         queue.clone(),
         db.clone(),
         clock,
-        Arc::new(Clients { delivery }),
+        Arc::new(Clients {
+            delivery,
+            queue: queue.clone(),
+            company_zone: config.timezone,
+        }),
     )
-    .handle(jobs::deliver_message);
+    .handle(jobs::deliver_message)
+    .handle(jobs::sync_calendar);
     tracing::info!(backend = %db.backend(), "worker started");
     let outcome = runner
         .run(async move {

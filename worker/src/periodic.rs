@@ -6,11 +6,12 @@ use std::time::Duration;
 
 use chrono::TimeDelta;
 use shared::clock::Clock;
-use shared::db::{Db, DbError, outbox, periodic, updates};
-use shared::jobs::{DeliverMessage, Queue};
+use shared::db::{Db, DbError, calendar_sync, outbox, periodic, updates};
+use shared::jobs::{DeliverMessage, Pushed, Queue, SyncCalendar};
 use tokio::sync::watch;
 
-/// Pending messages older than this are presumed to have lost their push.
+/// Pending messages (and meetings pending a calendar sync) older than this
+/// are presumed to have lost their push.
 const SWEEP_GRACE: TimeDelta = TimeDelta::seconds(30);
 /// Messages re-pushed per sweep at most.
 const SWEEP_BATCH: i64 = 500;
@@ -50,6 +51,9 @@ impl Ticker {
         if let Err(error) = self.sweep_outbox().await {
             tracing::warn!(%error, "outbox sweep failed");
         }
+        if let Err(error) = self.sweep_calendar_syncs().await {
+            tracing::warn!(%error, "calendar sync sweep failed");
+        }
         if let Err(error) = self.prune_daily().await {
             tracing::warn!(%error, "daily cleanup failed");
         }
@@ -69,13 +73,41 @@ impl Ticker {
         for message in overdue {
             let correlation_id = message.correlation_id.as_deref().unwrap_or_default();
             match DeliverMessage::push(&self.queue, message.id, correlation_id).await {
-                Ok(shared::jobs::Pushed::Queued) => pushed += 1,
-                Ok(shared::jobs::Pushed::AlreadyQueued) => {}
+                Ok(Pushed::Queued) => pushed += 1,
+                Ok(Pushed::AlreadyQueued) => {}
                 Err(error) => tracing::warn!(%error, outbox_id = %message.id, "sweep cannot push"),
             }
         }
         if pushed > 0 {
             tracing::info!(pushed, "sweep re-queued messages whose push was lost");
+        }
+        Ok(())
+    }
+
+    /// Re-pushes the calendar sync of meetings still pending well after
+    /// their last change (the push after that commit was lost). The key
+    /// names the meeting's revision, so a sync still queued or retrying is
+    /// not doubled, and one that ran and failed for good is not revived.
+    async fn sweep_calendar_syncs(&self) -> Result<(), DbError> {
+        let changed_before = self.clock.now() - SWEEP_GRACE;
+        let pending = self
+            .db
+            .read(move |c| calendar_sync::pending_since_before(c, changed_before, SWEEP_BATCH))
+            .await?;
+        let mut pushed = 0;
+        for sync in pending {
+            let correlation_id = sync.correlation_id.as_deref().unwrap_or_default();
+            match SyncCalendar::push(&self.queue, sync.meeting, sync.revision, correlation_id).await
+            {
+                Ok(Pushed::Queued) => pushed += 1,
+                Ok(Pushed::AlreadyQueued) => {}
+                Err(error) => {
+                    tracing::warn!(%error, meeting_id = %sync.meeting, "sweep cannot push");
+                }
+            }
+        }
+        if pushed > 0 {
+            tracing::info!(pushed, "sweep re-queued calendar syncs whose push was lost");
         }
         Ok(())
     }

@@ -3,7 +3,6 @@
 //! participants about a change. Shared by booking, "my meetings" and the
 //! owner's meeting list, so a meeting looks the same on every screen.
 
-use chrono::{DateTime, Datelike, Utc};
 use chrono_tz::Tz;
 use shared::db::meetings::{self, Meeting};
 use shared::db::types::UserId;
@@ -11,7 +10,7 @@ use shared::db::users::{self, User};
 use shared::db::{DbConn, DbError};
 use shared::domain::booking::ParticipantRole;
 use shared::domain::profile::stored_zone;
-use shared::domain::user::{Language, Role};
+use shared::domain::user::Role;
 use shared::i18n::t;
 use shared::telegram::OutgoingMessage;
 use shared::telegram::message::Button;
@@ -23,34 +22,7 @@ pub(super) fn zone_of(turn: &Turn<'_>, user: &User) -> Tz {
     stored_zone(&user.time_zone, turn.ctx.company_zone)
 }
 
-/// The localized short weekday name, e.g. "Tue" / "Вт".
-pub(super) fn weekday_short(language: Language, date: chrono::NaiveDate) -> String {
-    let iso = date.weekday().number_from_monday();
-    t(language, &format!("availability.day_short.{iso}"), &[])
-}
-
-/// A meeting's time for a reader in `zone`:
-/// "Tue 01.12.2026, 10:00–11:00 (Europe/Moscow)".
-pub(super) fn when(
-    language: Language,
-    zone: Tz,
-    starts_at: DateTime<Utc>,
-    ends_at: DateTime<Utc>,
-) -> String {
-    let starts = starts_at.with_timezone(&zone);
-    let ends = ends_at.with_timezone(&zone);
-    t(
-        language,
-        "meeting.when",
-        &[
-            ("weekday", &weekday_short(language, starts.date_naive())),
-            ("date", &starts.format("%d.%m.%Y").to_string()),
-            ("from", &starts.format("%H:%M").to_string()),
-            ("to", &ends.format("%H:%M").to_string()),
-            ("zone", zone.name()),
-        ],
-    )
-}
+pub(super) use shared::i18n::dates::{meeting_when as when, weekday_short};
 
 /// Everyone taking part in a meeting, with their current rows.
 #[derive(Debug, Clone)]

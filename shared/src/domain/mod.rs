@@ -28,6 +28,7 @@ pub mod availability;
 pub mod booking;
 pub mod broadcast;
 pub mod delivery;
+pub mod ics;
 pub mod owner_meetings;
 pub mod period;
 pub mod profile;

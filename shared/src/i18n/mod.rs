@@ -10,6 +10,8 @@ use std::sync::LazyLock;
 
 use crate::domain::user::Language;
 
+pub mod dates;
+
 type Texts = HashMap<String, String>;
 
 /// `(area, English source, Russian source)` of every catalogue file.
@@ -58,16 +60,27 @@ fn catalogue(language: Language) -> &'static Texts {
 /// escaped values. A missing key yields the key itself (and a log line), never
 /// a failure.
 pub fn t(language: Language, key: &str, args: &[(&str, &str)]) -> String {
-    let Some(template) = catalogue(language).get(key) else {
+    lookup(language, key).map_or_else(|| key.to_owned(), |template| fill(template, args, true))
+}
+
+/// [`t`] for plain-text destinations (an `.ics` file, a log): the values
+/// are put in as they are, unescaped. Only for keys whose template has no
+/// markup.
+pub fn t_plain(language: Language, key: &str, args: &[(&str, &str)]) -> String {
+    lookup(language, key).map_or_else(|| key.to_owned(), |template| fill(template, args, false))
+}
+
+fn lookup(language: Language, key: &str) -> Option<&'static String> {
+    let template = catalogue(language).get(key);
+    if template.is_none() {
         tracing::error!(key, %language, "missing translation");
-        return key.to_owned();
-    };
-    fill(template, args)
+    }
+    template
 }
 
 /// Replaces each `{name}` of `template` in one pass, so a value that itself
 /// contains `{other}` is never filled in again.
-fn fill(template: &str, args: &[(&str, &str)]) -> String {
+fn fill(template: &str, args: &[(&str, &str)], escape: bool) -> String {
     let mut text = String::with_capacity(template.len() + 32);
     let mut rest = template;
     while let Some(open) = rest.find('{') {
@@ -76,7 +89,8 @@ fn fill(template: &str, args: &[(&str, &str)]) -> String {
         match after.find('}').map(|close| (&after[..close], close)) {
             Some((name, close)) => {
                 match args.iter().find(|(arg, _)| *arg == name) {
-                    Some((_, value)) => text.push_str(&escape_html(value)),
+                    Some((_, value)) if escape => text.push_str(&escape_html(value)),
+                    Some((_, value)) => text.push_str(value),
                     None => {
                         text.push('{');
                         text.push_str(name);
@@ -113,6 +127,16 @@ pub fn escape_html(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn plain_texts_are_filled_once_and_not_escaped() {
+        let text = t_plain(
+            Language::En,
+            "calendar.ics.summary",
+            &[("with", "Smith & <Co> {with}")],
+        );
+        assert_eq!(text, "Meeting with Smith & <Co> {with}");
+    }
     use std::collections::BTreeSet;
 
     fn placeholders(text: &str) -> BTreeSet<String> {
@@ -174,7 +198,7 @@ mod tests {
         );
         assert_eq!(t(Language::Ru, "no.such.key", &[]), "no.such.key");
         assert_eq!(
-            fill("{a} and {b} {missing}", &[("b", "{a}"), ("a", "<x>")]),
+            fill("{a} and {b} {missing}", &[("b", "{a}"), ("a", "<x>")], true),
             "&lt;x&gt; and {a} {missing}",
             "values are never filled in again"
         );

@@ -155,6 +155,7 @@ mod tests {
     fn shipped_queue_names_never_change() {
         // Queued rows are found by these names: renaming one strands them.
         assert_eq!(DeliverMessage::QUEUE, "deliver-message");
+        assert_eq!(SyncCalendar::QUEUE, "sync-calendar");
     }
 
     #[test]

@@ -1,5 +1,11 @@
 //! A thin wrapper over frankenstein's client that hides the token and maps
 //! errors to [`TelegramError`].
+//!
+//! Documents are the one exception to "frankenstein does the request":
+//! its `sendDocument` uploads from a file path, and an outbox message
+//! carries its file inline, so [`TelegramClient::send_document`] builds the
+//! multipart request itself with the same reqwest client and API URL (and
+//! the same care: no URL in any error, answers decoded like frankenstein's).
 
 use std::fmt;
 use std::time::Duration;
@@ -10,6 +16,8 @@ use frankenstein::methods::{
     AnswerCallbackQueryParams, EditMessageTextParams, GetUpdatesParams, SendMessageParams,
     SetMyCommandsParams,
 };
+use frankenstein::response::{ErrorResponse, MethodResponse};
+use frankenstein::types::Message;
 use frankenstein::types::{
     AllowedUpdate, BotCommand, BotCommandScope, BotCommandScopeChat, InlineKeyboardButton,
     InlineKeyboardMarkup, ReplyMarkup,
@@ -18,7 +26,7 @@ use frankenstein::updates::Update;
 use secrecy::ExposeSecret;
 
 use super::error::TelegramError;
-use super::message::OutgoingMessage;
+use super::message::{Attachment, OutgoingMessage};
 use crate::config::TelegramConfig;
 
 /// The Telegram Bot API client; cheap to clone.
@@ -89,6 +97,64 @@ impl TelegramClient {
             .build();
         let sent = self.bot.send_message(&params).await?;
         Ok(i64::from(sent.result.message_id))
+    }
+
+    /// Sends `attachment` as a document with `message`'s text as its
+    /// caption (HTML) and its buttons, uploaded as multipart/form-data;
+    /// returns the Telegram message id.
+    pub async fn send_document(
+        &self,
+        chat_id: i64,
+        message: &OutgoingMessage,
+        attachment: &Attachment,
+    ) -> Result<i64, TelegramError> {
+        let file = reqwest::multipart::Part::bytes(attachment.content.as_bytes().to_vec())
+            .file_name(attachment.file_name.clone())
+            .mime_str(&attachment.mime_type)
+            .map_err(|_| {
+                TelegramError::Rejected(format!(
+                    "invalid MIME type of the attachment: {}",
+                    attachment.mime_type
+                ))
+            })?;
+        let mut form = reqwest::multipart::Form::new()
+            .text("chat_id", chat_id.to_string())
+            .text("caption", message.text.clone())
+            .text("parse_mode", "HTML")
+            .part("document", file);
+        if let Some(markup) = keyboard(message) {
+            let markup = serde_json::to_string(&markup)
+                .map_err(|e| TelegramError::Rejected(format!("cannot encode the buttons: {e}")))?;
+            form = form.text("reply_markup", markup);
+        }
+        // The URL holds the token: it is built here, used once, never shown.
+        let url = format!("{}/sendDocument", self.bot.api_url);
+        let response = self
+            .bot
+            .client
+            .post(url)
+            .multipart(form)
+            .send()
+            .await
+            .map_err(|e| TelegramError::Transient(e.without_url().to_string()))?;
+        let success = response.status().is_success();
+        let status = response.status().as_u16();
+        let body = response
+            .text()
+            .await
+            .map_err(|e| TelegramError::Transient(e.without_url().to_string()))?;
+        if success {
+            let sent: MethodResponse<Message> = serde_json::from_str(&body)
+                .map_err(|e| TelegramError::Transient(format!("unreadable answer: {e}")))?;
+            return Ok(i64::from(sent.result.message_id));
+        }
+        match serde_json::from_str::<ErrorResponse>(&body) {
+            Ok(error) => Err(TelegramError::from(frankenstein::Error::Api(error))),
+            Err(_) if status >= 500 || status == 429 => {
+                Err(TelegramError::Transient(format!("HTTP {status}")))
+            }
+            Err(_) => Err(TelegramError::Rejected(format!("HTTP {status}"))),
+        }
     }
 
     /// Replaces the text and buttons of bot message `message_id`. An edit

@@ -168,12 +168,20 @@ impl Delivery {
     }
 
     /// Sends `message`, or edits the message it names; an edit Telegram
-    /// refuses (too old, deleted) becomes a new message.
+    /// refuses (too old, deleted) becomes a new message. A message with an
+    /// attachment is always a new document: a file cannot be edited into
+    /// a text message.
     async fn send_or_edit(
         &self,
         chat_id: i64,
         message: &OutgoingMessage,
     ) -> Result<i64, TelegramError> {
+        if let Some(attachment) = &message.attachment {
+            return self
+                .client
+                .send_document(chat_id, message, attachment)
+                .await;
+        }
         let Some(message_id) = message.edit_message_id else {
             return self.client.send(chat_id, message).await;
         };

@@ -123,6 +123,12 @@ async fn claims_of(db: &Db, meeting: MeetingId) -> Vec<DateTime<Utc>> {
     .unwrap()
 }
 
+/// The `.ics` text a message carries.
+fn ics_of(message: &BotMessage) -> String {
+    let document = message.document.clone().expect("a document");
+    String::from_utf8(document.bytes.to_vec()).expect("UTF-8")
+}
+
 /// The buttons of `message` whose label contains `part`: `(label, data)`.
 fn buttons_with(message: &BotMessage, part: &str) -> Vec<(String, String)> {
     message
@@ -228,6 +234,12 @@ async fn a_manager_books_cancels_and_moves(db: TestDb) {
             .await
             .contains(&"meeting.booked".to_owned())
     );
+    // The worker follows with the calendar invite, each in their own zone.
+    for (person, zone) in [(&ivan, YEKATERINBURG), (&olga, MOSCOW)] {
+        let invite = ics_of(&person.gets_after(0, "Calendar invite").await);
+        assert!(invite.contains("METHOD:REQUEST"), "{invite}");
+        assert!(invite.contains(&format!("TZID={}", zone.name())), "{invite}");
+    }
 
     // The week of that meeting is full now (limit 1 per week): its days
     // are left out, and when every offered week is full, the next possible
@@ -290,6 +302,8 @@ async fn a_manager_books_cancels_and_moves(db: TestDb) {
         cancelled.text
     );
     olga.gets_after(0, "Meeting cancelled").await;
+    let cancel = ics_of(&ivan.gets_after(0, "❌ Cancelled:").await);
+    assert!(cancel.contains("METHOD:CANCEL"), "{cancel}");
     let [meeting] = meetings_of(&db, manager.id).await.try_into().unwrap();
     assert_eq!(meeting.status, MeetingStatus::Cancelled);
     assert_eq!(meeting.cancelled_by, Some(manager.id));

@@ -35,6 +35,7 @@ mod binaries;
 mod booking;
 mod booking_store;
 mod broadcast;
+mod calendar_sync;
 mod fake_telegram;
 mod owner_meetings;
 mod pipe;
