@@ -29,6 +29,7 @@ const AREAS: &[(&str, &str, &str)] = areas![
     "meetings",
     "owner_meetings",
     "calendar",
+    "reminders",
 ];
 
 static CATALOGUES: LazyLock<(Texts, Texts)> = LazyLock::new(|| {

@@ -238,7 +238,10 @@ async fn a_manager_books_cancels_and_moves(db: TestDb) {
     for (person, zone) in [(&ivan, YEKATERINBURG), (&olga, MOSCOW)] {
         let invite = ics_of(&person.gets_after(0, "Calendar invite").await);
         assert!(invite.contains("METHOD:REQUEST"), "{invite}");
-        assert!(invite.contains(&format!("TZID={}", zone.name())), "{invite}");
+        assert!(
+            invite.contains(&format!("TZID={}", zone.name())),
+            "{invite}"
+        );
     }
 
     // The week of that meeting is full now (limit 1 per week): its days
