@@ -8,6 +8,7 @@
 
 pub mod bins;
 pub mod db;
+pub mod fake_google;
 pub mod fake_telegram;
 pub mod people;
 pub mod process;

@@ -48,7 +48,7 @@ use shared::db::types::{AuditId, MeetingId, OutboxMessageId, TelegramId, UserId}
 use shared::db::users::{self, User};
 use shared::db::{DbConn, DbError, updates};
 use shared::domain::delivery::Lane;
-use shared::domain::user::{Language, Status};
+use shared::domain::user::{Language, Role, Status};
 use shared::i18n::t;
 use shared::telegram::OutgoingMessage;
 
@@ -250,6 +250,15 @@ impl<'a> Actor<'a> {
 
     fn user_id(&self) -> Option<UserId> {
         self.user.as_ref().map(|u| u.id)
+    }
+
+    /// The actor's row if they are active in `role` right now (every
+    /// role-bound command and button checks this anew).
+    fn active_as(&self, role: Role) -> Option<User> {
+        self.user
+            .as_ref()
+            .filter(|user| user.is_active() && user.role == Some(role))
+            .cloned()
     }
 }
 

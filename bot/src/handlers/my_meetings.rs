@@ -25,16 +25,17 @@ use shared::i18n::t;
 use shared::telegram::OutgoingMessage;
 use shared::telegram::message::Button;
 
-use super::booking::{self, current_manager, movable, refusal_text};
+use super::booking::{self, movable, refusal_text};
 use super::meeting_text::{MeetingPeople, line, tell_others, weekday_short, when, zone_of};
 use super::{Actor, Turn, callbacks};
+use shared::domain::user::Role;
 
 /// Meetings listed at most (each with two buttons).
 const MAX_LISTED: usize = 10;
 
 /// `/my_meetings` (the router lets only active users in).
 pub(super) fn command(turn: &mut Turn<'_>, actor: &Actor<'_>) -> Result<(), DbError> {
-    let Some(manager) = current_manager(actor) else {
+    let Some(manager) = actor.active_as(Role::Manager) else {
         let text = t(actor.language, "mymeetings.managers_only", &[]);
         return turn.reply(actor, OutgoingMessage::text(text));
     };
@@ -48,7 +49,7 @@ pub(super) fn on_press(
     actor: &Actor<'_>,
     data: &str,
 ) -> Result<Option<String>, DbError> {
-    let Some(manager) = current_manager(actor) else {
+    let Some(manager) = actor.active_as(Role::Manager) else {
         return callbacks::refused(turn, actor, "my-meetings button of a non-manager");
     };
     let Some(press) = MyMeetingsCallback::parse(data) else {

@@ -24,6 +24,7 @@ use super::registration::{Decision, MAX_CALLBACK_BYTES, is_visible};
 use super::settings::{BookingMode, BookingSettings, LimitPeriod, SettingsError};
 use super::user::{Role, Status};
 use crate::db::types::{AuditId, DepartmentId, UserId};
+use crate::domain::callback::canonical_id;
 
 /// The prefix the router strips before [`AdminCallback::parse`].
 pub const PREFIX: &str = "adm:";
@@ -115,7 +116,7 @@ impl UserFilter {
         };
         let department = match chars.as_str() {
             "_" => None,
-            id => Some(DepartmentId(parse_id(id)?)),
+            id => Some(DepartmentId(canonical_id(id)?)),
         };
         Some(Self {
             role,
@@ -367,7 +368,7 @@ impl AdminCallback {
 
     fn parse_fields(data: &str) -> Option<Self> {
         let (head, rest) = data.split_once(':').unwrap_or((data, ""));
-        let id = |text: &str| parse_id(text);
+        let id = |text: &str| canonical_id(text);
         Some(match (head, rest) {
             ("home", "") => Self::Home,
             ("pend", "") => Self::Pending,
@@ -476,21 +477,12 @@ impl AdminCallback {
     }
 }
 
-/// A positive id in canonical decimal form (no sign, no leading zero).
-fn parse_id(text: &str) -> Option<i64> {
-    let canonical = !text.is_empty()
-        && text.len() <= 18
-        && text.bytes().all(|b| b.is_ascii_digit())
-        && !text.starts_with('0');
-    canonical.then(|| text.parse().ok()).flatten()
-}
-
 /// A page number in canonical form, at most [`MAX_PAGE`].
 fn parse_page(text: &str) -> Option<u32> {
     if text == "0" {
         return Some(0);
     }
-    parse_id(text)
+    canonical_id(text)
         .and_then(|page| u32::try_from(page).ok())
         .filter(|page| *page <= MAX_PAGE)
 }

@@ -27,6 +27,7 @@ pub mod admin;
 pub mod availability;
 pub mod booking;
 pub mod broadcast;
+pub mod callback;
 pub mod delivery;
 pub mod ics;
 pub mod owner_meetings;

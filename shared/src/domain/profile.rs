@@ -26,6 +26,7 @@ use chrono::{DateTime, Months, NaiveDate, Offset, TimeZone, Utc};
 use chrono_tz::Tz;
 
 use crate::db::types::DepartmentId;
+use crate::domain::callback::canonical_id;
 use crate::domain::registration::MAX_CALLBACK_BYTES;
 use crate::domain::user::{Language, WorkStatus};
 
@@ -342,7 +343,7 @@ impl ProfileCallback {
             "ws" => Self::WorkStatuses,
             _ => {
                 if let Some(id) = rest.strip_prefix("dept:") {
-                    Self::SetDepartment(DepartmentId(parse_id(id)?))
+                    Self::SetDepartment(DepartmentId(canonical_id(id)?))
                 } else if let Some(code) = rest.strip_prefix("lang:") {
                     Self::SetLanguage(exact::<Language>(code)?)
                 } else if let Some(name) = rest.strip_prefix("tz:set:") {
@@ -380,16 +381,6 @@ impl ProfileCallback {
         };
         format!("{PREFIX}{rest}")
     }
-}
-
-/// A positive id in canonical decimal form (no sign, no leading zero, no
-/// padding): exactly what [`ProfileCallback::data`] writes.
-fn parse_id(text: &str) -> Option<i64> {
-    let canonical = !text.is_empty()
-        && text.len() <= 18
-        && text.bytes().all(|b| b.is_ascii_digit())
-        && !text.starts_with('0');
-    canonical.then(|| text.parse().ok()).flatten()
 }
 
 /// A stored enum by its exact stored name (`strum` would accept nothing

@@ -26,6 +26,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 use crate::db::types::{AuditId, DepartmentId, UserId};
+use crate::domain::callback::canonical_id;
 use crate::domain::user::Status;
 
 /// Longest first or last name, in characters.
@@ -279,7 +280,7 @@ impl RegistrationCallback {
             return Some(Self::ApplyAgain);
         }
         if let Some(id) = data.strip_prefix("reg:dept:") {
-            return parse_id(id).map(|id| Self::Department(DepartmentId(id)));
+            return canonical_id(id).map(|id| Self::Department(DepartmentId(id)));
         }
         let (decision, rest) = if let Some(rest) = data.strip_prefix("appr:") {
             (Decision::Approve, rest)
@@ -289,8 +290,8 @@ impl RegistrationCallback {
         let (user, round) = rest.split_once(':')?;
         Some(Self::Decide {
             decision,
-            user: UserId(parse_id(user)?),
-            round: AuditId(parse_id(round)?),
+            user: UserId(canonical_id(user)?),
+            round: AuditId(canonical_id(round)?),
         })
     }
 
@@ -311,15 +312,6 @@ impl RegistrationCallback {
             } => format!("rej:{user}:{round}"),
         }
     }
-}
-
-/// A positive id in canonical decimal form (no sign, no leading zero).
-fn parse_id(text: &str) -> Option<i64> {
-    let canonical = !text.is_empty()
-        && text.len() <= 18
-        && text.bytes().all(|b| b.is_ascii_digit())
-        && !text.starts_with('0');
-    canonical.then(|| text.parse().ok()).flatten()
 }
 
 /// Whether someone may approve or reject applications.

@@ -22,6 +22,7 @@
 use chrono::{DateTime, NaiveDate, Utc};
 
 use crate::db::types::{MeetingId, UserId};
+use crate::domain::callback::canonical_id;
 
 /// What the slots being picked are for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -40,7 +41,7 @@ impl Purpose {
             return Some(Self::AllOwners);
         }
         let (kind, id) = raw.split_at_checked(1)?;
-        let id = positive_id(id)?;
+        let id = canonical_id(id)?;
         match kind {
             "o" => Some(Self::Owner(UserId(id))),
             "m" => Some(Self::Move(MeetingId(id))),
@@ -125,7 +126,7 @@ impl MyMeetingsCallback {
             return Some(Self::List);
         }
         let (kind, id) = rest.split_once(':')?;
-        let id = MeetingId(positive_id(id)?);
+        let id = MeetingId(canonical_id(id)?);
         match kind {
             "x" => Some(Self::AskCancel(id)),
             "xy" => Some(Self::Cancel(id)),
@@ -145,15 +146,6 @@ impl MyMeetingsCallback {
     }
 }
 
-/// A database id as written by [`ScheduleCallback::data`]: digits only, no
-/// sign, no leading zero, positive.
-fn positive_id(raw: &str) -> Option<i64> {
-    if raw.is_empty() || raw.starts_with('0') || !raw.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    raw.parse().ok().filter(|id| *id > 0)
-}
-
 fn parse_date(raw: &str) -> Option<NaiveDate> {
     if raw.len() != 8 || !raw.bytes().all(|b| b.is_ascii_digit()) {
         return None;
@@ -162,7 +154,7 @@ fn parse_date(raw: &str) -> Option<NaiveDate> {
 }
 
 fn parse_instant(raw: &str) -> Option<DateTime<Utc>> {
-    DateTime::from_timestamp(positive_id(raw)?, 0)
+    DateTime::from_timestamp(canonical_id(raw)?, 0)
 }
 
 #[cfg(test)]

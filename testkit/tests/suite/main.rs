@@ -36,6 +36,7 @@ mod booking;
 mod booking_store;
 mod broadcast;
 mod calendar_sync;
+mod fake_google;
 mod fake_telegram;
 mod owner_meetings;
 mod pipe;

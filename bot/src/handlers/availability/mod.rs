@@ -50,19 +50,9 @@ pub(crate) enum AvailabilityInput {
     Block,
 }
 
-/// The actor's row if they are an active owner right now: only owners
-/// have availability.
-fn current_owner(actor: &Actor<'_>) -> Option<User> {
-    actor
-        .user
-        .as_ref()
-        .filter(|user| user.is_active() && user.role == Some(Role::Owner))
-        .cloned()
-}
-
 /// `/availability` (the router lets only active users in).
 pub(super) fn command(turn: &mut Turn<'_>, actor: &Actor<'_>) -> Result<(), DbError> {
-    let Some(owner) = current_owner(actor) else {
+    let Some(owner) = actor.active_as(Role::Owner) else {
         let text = t(actor.language, "availability.owners_only", &[]);
         return turn.reply(actor, OutgoingMessage::text(text));
     };
@@ -77,7 +67,7 @@ pub(super) fn on_press(
     actor: &Actor<'_>,
     data: &str,
 ) -> Result<Option<String>, DbError> {
-    let Some(owner) = current_owner(actor) else {
+    let Some(owner) = actor.active_as(Role::Owner) else {
         return callbacks::refused(turn, actor, "availability button of a non-owner");
     };
     let Some(press) = AvailabilityCallback::parse(data) else {
@@ -137,7 +127,7 @@ pub(super) fn on_text(
     input: AvailabilityInput,
     text: &str,
 ) -> Result<(), DbError> {
-    let Some(owner) = current_owner(actor) else {
+    let Some(owner) = actor.active_as(Role::Owner) else {
         // No longer an active owner since the screen was opened.
         dialogue::clear(turn, actor)?;
         return turn.reply(actor, start::status(actor));

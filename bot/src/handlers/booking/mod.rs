@@ -44,19 +44,9 @@ use super::{Actor, Turn, callbacks};
 /// Owners listed on the first screen at most.
 const MAX_OWNERS: i64 = 50;
 
-/// The actor's row if they are an active manager right now: only managers
-/// book.
-pub(super) fn current_manager(actor: &Actor<'_>) -> Option<User> {
-    actor
-        .user
-        .as_ref()
-        .filter(|user| user.is_active() && user.role == Some(Role::Manager))
-        .cloned()
-}
-
 /// `/schedule` (the router lets only active users in).
 pub(super) fn command(turn: &mut Turn<'_>, actor: &Actor<'_>) -> Result<(), DbError> {
-    let Some(manager) = current_manager(actor) else {
+    let Some(manager) = actor.active_as(Role::Manager) else {
         let text = t(actor.language, "schedule.managers_only", &[]);
         return turn.reply(actor, OutgoingMessage::text(text));
     };
@@ -74,7 +64,7 @@ pub(super) fn on_press(
     actor: &Actor<'_>,
     data: &str,
 ) -> Result<Option<String>, DbError> {
-    let Some(manager) = current_manager(actor) else {
+    let Some(manager) = actor.active_as(Role::Manager) else {
         return callbacks::refused(turn, actor, "booking button of a non-manager");
     };
     let Some(press) = ScheduleCallback::parse(data) else {

@@ -48,19 +48,9 @@ pub(crate) enum OwnerMeetingsInput {
     CancelReason { meeting: i64 },
 }
 
-/// The actor's row if they are an active owner right now: only owners have
-/// meetings booked with them.
-fn current_owner(actor: &Actor<'_>) -> Option<User> {
-    actor
-        .user
-        .as_ref()
-        .filter(|user| user.is_active() && user.role == Some(Role::Owner))
-        .cloned()
-}
-
 /// `/meetings` (the router lets only active users in).
 pub(super) fn command(turn: &mut Turn<'_>, actor: &Actor<'_>) -> Result<(), DbError> {
-    let Some(owner) = current_owner(actor) else {
+    let Some(owner) = actor.active_as(Role::Owner) else {
         let text = t(actor.language, "om.owners_only", &[]);
         return turn.reply(actor, OutgoingMessage::text(text));
     };
@@ -75,7 +65,7 @@ pub(super) fn on_press(
     actor: &Actor<'_>,
     data: &str,
 ) -> Result<Option<String>, DbError> {
-    let Some(owner) = current_owner(actor) else {
+    let Some(owner) = actor.active_as(Role::Owner) else {
         return callbacks::refused(turn, actor, "owner meetings button of a non-owner");
     };
     let Some(press) = OwnerMeetingsCallback::parse(data) else {
@@ -122,7 +112,7 @@ pub(super) fn on_text(
     input: OwnerMeetingsInput,
     text: &str,
 ) -> Result<(), DbError> {
-    let Some(owner) = current_owner(actor) else {
+    let Some(owner) = actor.active_as(Role::Owner) else {
         // No longer an active owner since the question was asked.
         dialogue::clear(turn, actor)?;
         return turn.reply(actor, start::status(actor));
