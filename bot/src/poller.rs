@@ -12,6 +12,7 @@ use std::time::Duration;
 use frankenstein::updates::Update;
 use shared::clock::Clock;
 use shared::db::Db;
+use shared::db::types::OutboxMessageId;
 use shared::jobs::{DeliverMessage, Queue, SyncCalendar};
 use shared::startup::ShutdownSignal;
 use shared::telegram::delivery::{Delivery, DeliveryOutcome};
@@ -21,6 +22,13 @@ use tracing::Instrument;
 
 use crate::handlers::{self, Context, Effects};
 use crate::health::Health;
+
+/// Attempts the bot makes at a reply before handing it to the worker.
+const REPLY_ATTEMPTS: u32 = 3;
+/// The pause after the first failed attempt (then twice that).
+const REPLY_RETRY_PAUSE: Duration = Duration::from_millis(300);
+/// A `retry_after` longer than this goes to the worker at once.
+const MAX_REPLY_RETRY_PAUSE: Duration = Duration::from_secs(2);
 
 /// Everything the poller and its handlers use.
 #[derive(Debug, Clone)]
@@ -183,6 +191,36 @@ impl Poller {
         .await;
     }
 
+    /// Delivers a reply now, retrying a passing failure briefly (the user
+    /// is waiting for it); what still fails, or must wait longer, goes to
+    /// the worker.
+    async fn deliver_reply(&self, id: OutboxMessageId, correlation_id: &str) {
+        for attempt in 1..=REPLY_ATTEMPTS {
+            let pause = match self.delivery.deliver(id).await {
+                Ok(DeliveryOutcome::Retry { after, reason }) => {
+                    let pause = after.unwrap_or(REPLY_RETRY_PAUSE * attempt);
+                    if attempt == REPLY_ATTEMPTS || pause > MAX_REPLY_RETRY_PAUSE {
+                        tracing::warn!(%reason, outbox_id = %id, "reply not delivered yet; the worker retries");
+                        break;
+                    }
+                    tracing::info!(%reason, attempt, outbox_id = %id, "reply not delivered yet; retrying");
+                    pause
+                }
+                Ok(_) => return,
+                Err(error) if attempt == REPLY_ATTEMPTS => {
+                    tracing::warn!(%error, outbox_id = %id, "reply delivery failed; the worker retries");
+                    break;
+                }
+                Err(error) => {
+                    tracing::info!(%error, attempt, outbox_id = %id, "reply delivery failed; retrying");
+                    REPLY_RETRY_PAUSE * attempt
+                }
+            };
+            tokio::time::sleep(pause).await;
+        }
+        DeliverMessage::push_after_commit(&self.queue, id, correlation_id).await;
+    }
+
     /// After commit: answer the button, deliver replies now, queue the rest,
     /// then refresh command menus.
     async fn carry_out(&self, effects: Effects, correlation_id: &str) {
@@ -195,17 +233,7 @@ impl Poller {
             tracing::warn!(%error, "cannot answer the button press");
         }
         for id in effects.replies {
-            match self.delivery.deliver(id).await {
-                Ok(DeliveryOutcome::Retry { reason, .. }) => {
-                    tracing::warn!(%reason, outbox_id = %id, "reply not delivered yet; the worker retries");
-                    DeliverMessage::push_after_commit(&self.queue, id, correlation_id).await;
-                }
-                Ok(_) => {}
-                Err(error) => {
-                    tracing::warn!(%error, outbox_id = %id, "reply delivery failed; the worker retries");
-                    DeliverMessage::push_after_commit(&self.queue, id, correlation_id).await;
-                }
-            }
+            self.deliver_reply(id, correlation_id).await;
         }
         for id in effects.queued {
             DeliverMessage::push_after_commit(&self.queue, id, correlation_id).await;

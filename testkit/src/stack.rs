@@ -84,7 +84,7 @@ impl Stack {
             ("TELEGRAM_POLL_TIMEOUT", "2s".to_owned()),
             ("TELEGRAM_RATE", self.config.rate.to_string()),
             ("TELEGRAM_BULK_RATE", self.config.bulk_rate.to_string()),
-            ("HTTP_TIMEOUT", "5s".to_owned()),
+            ("HTTP_TIMEOUT", "15s".to_owned()),
             ("WORKER_HEARTBEAT", "1s".to_owned()),
             ("WORKER_MISSED_HEARTBEATS", "3".to_owned()),
             ("JOB_BACKOFF_BASE", "100ms".to_owned()),

@@ -5,7 +5,9 @@
 mod broadcast;
 mod calendar_sync;
 mod jobs;
+mod nudges;
 mod periodic;
+mod reminders;
 mod work_status;
 
 use std::process::ExitCode;
@@ -69,6 +71,13 @@ async fn serve(config: Config, mut shutdown: ShutdownSignal) -> anyhow::Result<(
         }
         .run(stopped.clone()),
     );
+    let reminders = tokio::spawn(reminders::run(
+        db.clone(),
+        queue.clone(),
+        clock.clone(),
+        config.periodic_tick.min(reminders::REMINDER_POLL),
+        stopped.clone(),
+    ));
     let ticker = tokio::spawn(
         periodic::Ticker {
             db: db.clone(),
@@ -102,6 +111,9 @@ async fn serve(config: Config, mut shutdown: ShutdownSignal) -> anyhow::Result<(
     let _ = stop.send(true);
     if let Err(error) = ticker.await {
         tracing::warn!(%error, "periodic work ended abnormally");
+    }
+    if let Err(error) = reminders.await {
+        tracing::warn!(%error, "reminders ended abnormally");
     }
     if let Err(error) = broadcasts.await {
         tracing::warn!(%error, "broadcast progress ended abnormally");

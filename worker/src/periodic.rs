@@ -10,6 +10,8 @@ use shared::db::{Db, DbError, calendar_sync, outbox, periodic, updates};
 use shared::jobs::{DeliverMessage, Pushed, Queue, SyncCalendar};
 use tokio::sync::watch;
 
+// Periodic work only: the tick below is their only caller.
+
 /// Pending messages (and meetings pending a calendar sync) older than this
 /// are presumed to have lost their push.
 const SWEEP_GRACE: TimeDelta = TimeDelta::seconds(30);
@@ -58,6 +60,7 @@ impl Ticker {
             tracing::warn!(%error, "daily cleanup failed");
         }
         crate::work_status::return_due(&self.db, &self.queue, &self.clock).await;
+        crate::nudges::send_due(&self.db, &self.queue, &self.clock, &self.worker).await;
     }
 
     /// Re-pushes messages still pending well after they were due (their push

@@ -23,6 +23,7 @@ pub mod migrate;
 pub mod outbox;
 pub mod periodic;
 mod pool;
+pub mod reminders;
 pub mod schema;
 pub mod stats;
 pub mod types;

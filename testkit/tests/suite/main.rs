@@ -43,4 +43,5 @@ mod pipe;
 mod profile;
 mod queue;
 mod registration;
+mod reminders;
 mod storage;
