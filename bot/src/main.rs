@@ -1,10 +1,11 @@
 //! The bot: one long-polling process that handles every user interaction,
 //! writes to the database and enqueues jobs for the worker. It also serves
-//! `/health` and `/ready` over HTTP.
+//! `/health` and `/ready` over HTTP, and the Google OAuth callback.
 
 mod handlers;
 mod health;
 mod leader;
+mod oauth_callback;
 mod poller;
 
 use std::process::ExitCode;
@@ -13,12 +14,16 @@ use std::sync::Arc;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use shared::clock::Clock;
-use shared::config::Config;
+use shared::config::{Config, HttpConfig};
+use shared::google::crypto::TokenCipher;
+use shared::google::oauth::GoogleOAuth;
 use shared::startup::{self, ShutdownSignal};
 use shared::telegram::TelegramClient;
 use shared::telegram::delivery::Delivery;
 
+use crate::handlers::calendar::{self, CalendarSetup};
 use crate::health::Health;
+use crate::oauth_callback::OAuthCallback;
 use crate::poller::Poller;
 
 #[derive(Debug, Parser)]
@@ -66,13 +71,21 @@ async fn serve(config: Config, mut shutdown: ShutdownSignal) -> anyhow::Result<(
         .await
         .with_context(|| format!("cannot listen on port {}", config.http.port))?;
     let port = listener.local_addr().context("no local address")?.port();
+    let calendar_setup = calendar_setup(&config, port)?;
+    calendar::install(calendar_setup.clone());
     let (stop_http, http_stopped) = tokio::sync::oneshot::channel::<()>();
     let app = health::router(
         db.clone(),
         queue.clone(),
         clock.clone(),
         Arc::clone(&health),
-    );
+    )
+    .merge(oauth_callback::router(OAuthCallback {
+        db: db.clone(),
+        queue: queue.clone(),
+        clock: clock.clone(),
+        setup: calendar_setup,
+    }));
     let server = tokio::spawn(async move {
         axum::serve(listener, app)
             .with_graceful_shutdown(async {
@@ -105,4 +118,28 @@ async fn serve(config: Config, mut shutdown: ShutdownSignal) -> anyhow::Result<(
     queue.close().await;
     db.close();
     Ok(())
+}
+
+/// The Google consent setup, if Google is configured. Without `PUBLIC_URL`
+/// the redirect names the port actually bound (`PORT=0` picks a free one).
+fn calendar_setup(config: &Config, port: u16) -> anyhow::Result<Option<CalendarSetup>> {
+    let http = HttpConfig {
+        port,
+        public_url: config.http.public_url.clone(),
+    };
+    let oauth = GoogleOAuth::from_config(&config.google, &http, config.queue.http_timeout)
+        .context("cannot build the Google OAuth client")?;
+    Ok(match (oauth, &config.google.token_encryption_key) {
+        (Some(oauth), Some(key)) => {
+            tracing::info!(
+                redirect = oauth.redirect_url(),
+                "Google Calendar connection enabled"
+            );
+            Some(CalendarSetup {
+                oauth,
+                cipher: TokenCipher::new(key),
+            })
+        }
+        _ => None,
+    })
 }

@@ -8,6 +8,7 @@ pub mod clock;
 pub mod config;
 pub mod db;
 pub mod domain;
+pub mod google;
 pub mod i18n;
 pub mod jobs;
 pub mod startup;

@@ -129,6 +129,7 @@ pub(super) fn notify_admins(
                 round,
             }
             .data(),
+            url: None,
         };
         let message = OutgoingMessage::with_buttons(
             text,

@@ -9,8 +9,8 @@ use shared::domain::registration::RegistrationCallback;
 use shared::i18n::t;
 
 use super::{
-    Actor, Turn, admin, approval, availability, booking, broadcast, my_meetings, owner_meetings,
-    profile, registration, start,
+    Actor, Turn, admin, approval, availability, booking, broadcast, calendar, my_meetings,
+    owner_meetings, profile, registration, start,
 };
 
 /// Handles a press and always answers it (stops the client's spinner).
@@ -32,6 +32,8 @@ pub(super) fn on_press(turn: &mut Turn<'_>, query: &CallbackQuery) -> Result<(),
         my_meetings::on_press(turn, &actor, rest)?
     } else if let Some(rest) = data.strip_prefix("om:") {
         owner_meetings::on_press(turn, &actor, rest)?
+    } else if let Some(rest) = data.strip_prefix("cal:") {
+        calendar::on_press(turn, &actor, rest)?
     } else {
         registration_press(turn, &actor, data)?
     };

@@ -29,6 +29,7 @@ mod approval;
 mod availability;
 mod booking;
 mod broadcast;
+pub(crate) mod calendar;
 mod callbacks;
 mod dialogue;
 mod meeting_text;
@@ -194,6 +195,7 @@ fn on_command(
         "/schedule" if active => booking::command(turn, actor),
         "/my_meetings" if active => my_meetings::command(turn, actor),
         "/meetings" if active => owner_meetings::command(turn, actor),
+        "/calendar" if active => calendar::command(turn, actor),
         _ => start::command(turn, actor, command, false),
     }
 }

@@ -186,6 +186,7 @@ fn department_buttons(departments: &[Department]) -> Vec<Vec<Button>> {
                 .map(|d| Button {
                     text: d.name.clone(),
                     data: RegistrationCallback::Department(d.id).data(),
+                    url: None,
                 })
                 .collect()
         })

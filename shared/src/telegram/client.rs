@@ -247,11 +247,15 @@ fn keyboard(message: &OutgoingMessage) -> Option<InlineKeyboardMarkup> {
                     .iter()
                     .map(|row| {
                         row.iter()
-                            .map(|b| {
-                                InlineKeyboardButton::builder()
+                            .map(|b| match &b.url {
+                                Some(url) => InlineKeyboardButton::builder()
+                                    .text(b.text.clone())
+                                    .url(url.clone())
+                                    .build(),
+                                None => InlineKeyboardButton::builder()
                                     .text(b.text.clone())
                                     .callback_data(b.data.clone())
-                                    .build()
+                                    .build(),
                             })
                             .collect()
                     })

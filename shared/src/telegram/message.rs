@@ -39,11 +39,18 @@ pub struct Attachment {
     pub content: String,
 }
 
-/// An inline button that calls back with `data`.
+/// An inline button that calls back with `data`, or opens `url` (a link
+/// button, e.g. Google's consent page; then `data` is empty).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Button {
     pub text: String,
+    #[serde(default)]
     pub data: String,
+    /// Opens this address instead of calling back. Optional and skipped
+    /// when absent, so bodies of older builds parse and plain buttons stay
+    /// as they were stored.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
 }
 
 impl Button {
@@ -51,6 +58,16 @@ impl Button {
         Self {
             text: text.into(),
             data: data.into(),
+            url: None,
+        }
+    }
+
+    /// A button that opens `url` in the browser.
+    pub fn link(text: impl Into<String>, url: impl Into<String>) -> Self {
+        Self {
+            text: text.into(),
+            data: String::new(),
+            url: Some(url.into()),
         }
     }
 }
@@ -126,5 +143,22 @@ mod tests {
         let json = message.to_json();
         assert_eq!(OutgoingMessage::from_json(&json).ok(), Some(message));
         assert_eq!(OutgoingMessage::text("hi").to_json(), r#"{"text":"hi"}"#);
+    }
+
+    #[test]
+    fn link_buttons_round_trip_and_plain_buttons_keep_their_old_form() {
+        let message = OutgoingMessage::with_buttons(
+            "x",
+            vec![vec![
+                Button::link("Open", "https://example.com/?a=1&b=2"),
+                Button::new("OK", "ok"),
+            ]],
+        );
+        let json = message.to_json();
+        assert!(json.contains(r#"{"text":"OK","data":"ok"}"#), "{json}");
+        assert_eq!(OutgoingMessage::from_json(&json).ok(), Some(message));
+        let link_only = r#"{"text":"x","buttons":[[{"text":"Open","url":"https://e.com"}]]}"#;
+        let parsed = OutgoingMessage::from_json(link_only).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(parsed.buttons[0][0], Button::link("Open", "https://e.com"));
     }
 }

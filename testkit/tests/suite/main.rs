@@ -38,6 +38,8 @@ mod broadcast;
 mod calendar_sync;
 mod fake_google;
 mod fake_telegram;
+mod google_calendar;
+mod google_connect;
 mod owner_meetings;
 mod pipe;
 mod profile;
