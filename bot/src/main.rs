@@ -21,7 +21,7 @@ use shared::startup::{self, ShutdownSignal};
 use shared::telegram::TelegramClient;
 use shared::telegram::delivery::Delivery;
 
-use crate::handlers::calendar::{self, CalendarSetup};
+use crate::handlers::calendar::CalendarSetup;
 use crate::health::Health;
 use crate::oauth_callback::OAuthCallback;
 use crate::poller::Poller;
@@ -72,7 +72,6 @@ async fn serve(config: Config, mut shutdown: ShutdownSignal) -> anyhow::Result<(
         .with_context(|| format!("cannot listen on port {}", config.http.port))?;
     let port = listener.local_addr().context("no local address")?.port();
     let calendar_setup = calendar_setup(&config, port)?;
-    calendar::install(calendar_setup.clone());
     let (stop_http, http_stopped) = tokio::sync::oneshot::channel::<()>();
     let app = health::router(
         db.clone(),
@@ -84,7 +83,7 @@ async fn serve(config: Config, mut shutdown: ShutdownSignal) -> anyhow::Result<(
         db: db.clone(),
         queue: queue.clone(),
         clock: clock.clone(),
-        setup: calendar_setup,
+        setup: calendar_setup.clone(),
     }));
     let server = tokio::spawn(async move {
         axum::serve(listener, app)
@@ -105,6 +104,7 @@ async fn serve(config: Config, mut shutdown: ShutdownSignal) -> anyhow::Result<(
         company_zone: config.timezone,
         poll_timeout: config.telegram.poll_timeout,
         health,
+        calendar: calendar_setup.map(Arc::new),
     };
     tracing::info!(backend = %db.backend(), "bot started");
     leader::poll_as_leader(poller, replica_name(), &mut shutdown).await;

@@ -13,6 +13,8 @@ use frankenstein::updates::Update;
 use shared::clock::Clock;
 use shared::db::Db;
 use shared::db::types::OutboxMessageId;
+use shared::google::SecretString;
+use shared::google::oauth::GoogleOAuth;
 use shared::jobs::{DeliverMessage, Queue, SyncCalendar};
 use shared::startup::ShutdownSignal;
 use shared::telegram::delivery::{Delivery, DeliveryOutcome};
@@ -20,6 +22,7 @@ use shared::telegram::{TelegramClient, TelegramError};
 use tokio::task::JoinSet;
 use tracing::Instrument;
 
+use crate::handlers::calendar::CalendarSetup;
 use crate::handlers::{self, Context, Effects};
 use crate::health::Health;
 
@@ -43,6 +46,8 @@ pub struct Poller {
     pub company_zone: chrono_tz::Tz,
     pub poll_timeout: Duration,
     pub health: Arc<Health>,
+    /// Google Calendar connection settings, when configured.
+    pub calendar: Option<Arc<CalendarSetup>>,
 }
 
 /// A fresh id for one user action, carried into jobs and log lines.
@@ -153,6 +158,7 @@ impl Poller {
                 now: self.clock.now(),
                 bootstrap_admins: self.bootstrap_admins.clone(),
                 company_zone: self.company_zone,
+                calendar: self.calendar.clone(),
             };
             let update = Arc::new(update);
             let mut attempt = 0;
@@ -241,10 +247,35 @@ impl Poller {
         for (meeting, revision) in effects.calendar_sync {
             SyncCalendar::push_after_commit(&self.queue, meeting, revision, correlation_id).await;
         }
+        if let Some(setup) = &self.calendar {
+            for token in effects.revocations {
+                revoke_beside(setup.oauth.clone(), token);
+            }
+        }
         for (chat_id, commands) in effects.commands {
             if let Err(error) = self.client.set_chat_commands(chat_id, &commands).await {
                 tracing::warn!(%error, chat_id, "cannot set the command menu");
             }
         }
     }
+}
+
+/// Revokes `token` at Google in the background, without holding up the
+/// next updates. A token Google already forgot is fine; any
+/// other failure is logged (the grant then stays until the person removes
+/// it in their Google account, but the bot no longer holds it).
+fn revoke_beside(oauth: GoogleOAuth, token: SecretString) {
+    let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+        tracing::warn!("no runtime to revoke the Google grant on");
+        return;
+    };
+    runtime.spawn(async move {
+        match oauth.revoke(&token).await {
+            Ok(()) => tracing::info!("Google grant revoked"),
+            Err(error) if error.is_invalid_token() => {
+                tracing::info!("Google grant was already revoked")
+            }
+            Err(error) => tracing::warn!(%error, "cannot revoke the Google grant"),
+        }
+    });
 }

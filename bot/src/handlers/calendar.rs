@@ -21,18 +21,16 @@
 //! manager. The revocation at Google runs beside the reply, never before
 //! it: a reply does not wait for Google.
 
-use std::sync::OnceLock;
-
 use serde_json::json;
 use shared::db::DbError;
 use shared::db::google_connections::{self, ConnectionKind, GoogleConnection};
 use shared::db::oauth_states::{self, NewOAuthState};
 use shared::db::users::User;
 use shared::domain::user::Role;
+use shared::google::ExposeSecret;
 use shared::google::crypto::{TokenCipher, state_hash};
 use shared::google::oauth::GoogleOAuth;
 use shared::google::tokens::{self, pkce_context};
-use shared::google::{ExposeSecret, SecretString};
 use shared::i18n::t;
 use shared::telegram::OutgoingMessage;
 use shared::telegram::message::Button;
@@ -45,22 +43,6 @@ use super::{Actor, Turn, callbacks};
 pub(crate) struct CalendarSetup {
     pub oauth: GoogleOAuth,
     pub cipher: TokenCipher,
-}
-
-/// Set once at start by `main`, before the first update is handled. (The
-/// handlers' `Context` is built by the poller, which does not carry Google
-/// settings; a process-wide value keeps this screen self-contained.)
-static SETUP: OnceLock<Option<CalendarSetup>> = OnceLock::new();
-
-/// Makes the Google settings known to `/calendar`; later calls are ignored.
-pub(crate) fn install(setup: Option<CalendarSetup>) {
-    if SETUP.set(setup).is_err() {
-        tracing::warn!("the calendar setup was installed twice; the first one stays");
-    }
-}
-
-fn setup() -> Option<&'static CalendarSetup> {
-    SETUP.get().and_then(Option::as_ref)
 }
 
 /// Button data after the `cal:` prefix.
@@ -121,7 +103,7 @@ fn status_screen(
         Some(note) => format!("{note}\n\n{text}"),
         None => text,
     };
-    let Some(setup) = setup() else {
+    let Some(setup) = turn.ctx.calendar.clone() else {
         let text = t(language, "calendar.not_configured", &[]);
         return Ok(OutgoingMessage::text(with_note(text)));
     };
@@ -166,7 +148,7 @@ fn status_screen(
                 &[("email", email_of(c))],
             );
             let mut buttons = Vec::new();
-            if let Some(url) = consent_link(turn, actor, setup, user)? {
+            if let Some(url) = consent_link(turn, actor, &setup, user)? {
                 let label = t(language, "calendar.button.reconnect", &[]);
                 buttons.push(vec![Button::link(label, url)]);
             }
@@ -176,7 +158,7 @@ fn status_screen(
         None => {
             let text = t(language, "calendar.status.none", &[]);
             let mut buttons = Vec::new();
-            if let Some(url) = consent_link(turn, actor, setup, user)? {
+            if let Some(url) = consent_link(turn, actor, &setup, user)? {
                 let label = t(language, "calendar.button.connect", &[]);
                 buttons.push(vec![Button::link(label, url)]);
             }
@@ -279,7 +261,7 @@ fn disconnect(
         turn.show(actor, message)?;
         return Ok(Some(t(language, "calendar.toast.nothing_connected", &[])));
     };
-    let refresh_token = setup().and_then(|setup| {
+    let refresh_token = turn.ctx.calendar.as_deref().and_then(|setup| {
         tokens::stored_refresh_token(&setup.cipher, &connection)
             .inspect_err(|error| {
                 tracing::warn!(%error, "stored token unreadable; nothing to revoke at Google");
@@ -294,31 +276,11 @@ fn disconnect(
         Some(user.id),
         json!({ "email": email, "calendar_id": connection.calendar_id, "revoked": refresh_token.is_some() }),
     )?;
-    if let (Some(setup), Some(token)) = (setup(), refresh_token) {
-        revoke_beside(setup.oauth.clone(), token);
-    }
+    // Revoked after commit (the poller's job), so a failed transaction
+    // never leaves a revoked grant behind a stored connection.
+    turn.effects.revocations.extend(refresh_token);
     let note = t(language, "calendar.disconnected", &[("email", &email)]);
     let message = status_screen(turn, actor, user, Some(note))?;
     turn.show(actor, message)?;
     Ok(Some(t(language, "calendar.toast.disconnected", &[])))
-}
-
-/// Revokes `token` at Google on the runtime, without holding up the
-/// transaction or the reply. A token Google already forgot is fine; any
-/// other failure is logged (the grant then stays until the person removes
-/// it in their Google account, but the bot no longer holds it).
-fn revoke_beside(oauth: GoogleOAuth, token: SecretString) {
-    let Ok(runtime) = tokio::runtime::Handle::try_current() else {
-        tracing::warn!("no runtime to revoke the Google grant on");
-        return;
-    };
-    runtime.spawn(async move {
-        match oauth.revoke(&token).await {
-            Ok(()) => tracing::info!("Google grant revoked"),
-            Err(error) if error.is_invalid_token() => {
-                tracing::info!("Google grant was already revoked")
-            }
-            Err(error) => tracing::warn!(%error, "cannot revoke the Google grant"),
-        }
-    });
 }

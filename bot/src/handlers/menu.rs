@@ -39,6 +39,7 @@ fn names(status: Option<Status>, role: Option<Role>, is_admin: bool) -> Vec<&'st
             "start",
             "schedule",
             "my_meetings",
+            "calendar",
             "profile",
             "language",
             "help",

@@ -81,6 +81,8 @@ pub struct Effects {
     pub commands: Vec<(i64, menu::Commands)>,
     /// Meetings whose calendars must follow a change, at that revision.
     pub calendar_sync: Vec<(MeetingId, i32)>,
+    /// Google grants to revoke (a calendar was disconnected).
+    pub revocations: Vec<shared::google::SecretString>,
 }
 
 /// Everything the handler needs to know besides the database.
@@ -92,6 +94,9 @@ pub struct Context {
     pub bootstrap_admins: Vec<i64>,
     /// The company zone (`TIMEZONE`): new users start in it.
     pub company_zone: chrono_tz::Tz,
+    /// Google Calendar connection settings; `None` when Google is not
+    /// configured.
+    pub calendar: Option<std::sync::Arc<calendar::CalendarSetup>>,
 }
 
 /// The command menus of chats without their own, by Telegram language code

@@ -310,12 +310,21 @@ async fn an_owner_connects_and_disconnects_google_calendar(db: TestDb) {
     fake.wait_for_stats(|stats| stats.calls.get("oauth.revoke") >= Some(&1), WAIT)
         .await
         .unwrap();
-    assert_eq!(fake.revoke_account(ANN), 0, "no grant of Ann's left alive");
+    // The bot revokes after its commit, in the background: wait until the
+    // old refresh token is refused, then no grant may be left.
     let refresh_secret = shared::google::SecretString::from(refresh.clone());
-    assert!(matches!(
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while !matches!(
         oauth(&fake).refresh(&refresh_secret).await,
         Err(OAuthError::InvalidGrant { .. })
-    ));
+    ) {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the grant was never revoked"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(fake.revoke_account(ANN), 0, "no grant of Ann's left alive");
     assert!(
         audit_actions(&db, ann.id)
             .await
