@@ -6,6 +6,7 @@ mod broadcast;
 mod calendar_sync;
 mod jobs;
 mod nudges;
+mod overdue;
 mod periodic;
 mod reminders;
 mod work_status;
@@ -85,6 +86,7 @@ async fn serve(config: Config, mut shutdown: ShutdownSignal) -> anyhow::Result<(
             clock: clock.clone(),
             every: config.periodic_tick,
             worker: worker_name,
+            company_zone: config.timezone,
         }
         .run(stopped),
     );

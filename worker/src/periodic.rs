@@ -35,6 +35,8 @@ pub struct Ticker {
     pub clock: Clock,
     pub every: Duration,
     pub worker: String,
+    /// The company zone (`TIMEZONE`): the daily report's clock.
+    pub company_zone: chrono_tz::Tz,
 }
 
 impl Ticker {
@@ -61,6 +63,14 @@ impl Ticker {
         }
         crate::work_status::return_due(&self.db, &self.queue, &self.clock).await;
         crate::nudges::send_due(&self.db, &self.queue, &self.clock, &self.worker).await;
+        crate::overdue::send_due(
+            &self.db,
+            &self.queue,
+            &self.clock,
+            &self.worker,
+            self.company_zone,
+        )
+        .await;
     }
 
     /// Re-pushes messages still pending well after they were due (their push
