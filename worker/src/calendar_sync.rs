@@ -4,8 +4,32 @@
 //! The job names a meeting, not a change: it reads the meeting as it is
 //! now, so a job for an older revision syncs the newest one and the job of
 //! that newest one then finds nothing to do. How the meeting reaches the
-//! calendars is chosen per meeting ([`Route`]); today that is always `.ics`
-//! files in Telegram:
+//! calendars is chosen per meeting ([`Route`]).
+//!
+//! **Google** (Google is configured and an owner connected their calendar;
+//! in collective mode the first owner, by participant order, with an active
+//! connection): the owner's calendar is made to match the meeting, and
+//! Google mails the guests (`sendUpdates=all`):
+//!
+//! - scheduled, no event yet: inserted under the meeting's deterministic
+//!   event id with a Meet, the manager (and the other owners) as guests; a
+//!   409 is our own earlier insert, read back — unless the owner deleted
+//!   it, which cancels the meeting (the bot never resurrects an event).
+//!   Where the event lives is stored, the meeting marked synced at the
+//!   revision (if still at it), and the manager gets the Meet link once
+//!   (`meet:<meeting>`);
+//! - scheduled, event stored, a newer revision (moved): start and end
+//!   patched (a patch keeps what the owner edited in Google);
+//! - cancelled: the event deleted (already gone counts as done).
+//!
+//! A 401 refreshes the token and tries once more; transient failures are
+//! retried by the queue; a refused request (400, 403) fails the sync at
+//! once. A connection that turns out broken (revoked grant, unreadable
+//! tokens: the owner was asked to reconnect) sends THIS revision as `.ics`
+//! files instead, so the meeting still reaches the calendars; a meeting
+//! whose first sync went out as `.ics` stays on `.ics`.
+//!
+//! **`.ics`** files in Telegram (no connected calendar):
 //!
 //! - in ONE transaction: one outbox message per active participant (the
 //!   manager and the owners) carrying the file in their zone and language,
@@ -22,22 +46,28 @@ use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use serde_json::json;
 use shared::db::audit::{self, AuditEntry};
+use shared::db::google_connections::{self, ConnectionKind};
 use shared::db::meetings::{self, Meeting};
 use shared::db::outbox::{self, NewOutboxMessage};
 use shared::db::types::{MeetingId, OutboxMessageId, UserId};
 use shared::db::users::{self, User};
 use shared::db::{DbConn, DbError, calendar_sync};
-use shared::domain::booking::ParticipantRole;
+use shared::domain::booking::{MeetingStatus, ParticipantRole};
 use shared::domain::delivery::Lane;
 use shared::domain::ics::{self, Invite, Method, Owed, Party};
 use shared::domain::profile::stored_zone;
+use shared::google::SecretString;
+use shared::google::calendar::{
+    Attendee, CalendarError, Deleted, Event, EventTime, SendUpdates, deterministic_event_id,
+};
+use shared::google::tokens::TokenError;
 use shared::i18n::dates::meeting_when;
 use shared::i18n::{t, t_plain};
 use shared::jobs::{DeliverMessage, JobContext, JobError, SyncCalendar};
 use shared::telegram::OutgoingMessage;
-use shared::telegram::message::Attachment;
+use shared::telegram::message::{Attachment, Button};
 
-use crate::jobs::Clients;
+use crate::jobs::{Clients, GoogleSync};
 
 /// The audit action of a synced revision.
 const SYNCED_ACTION: &str = "meeting.calendar_synced";
@@ -48,14 +78,84 @@ enum Route {
     /// No calendar the bot can write to: an `.ics` file to each
     /// participant in Telegram.
     Invites,
-    // The Google branch goes here: an event on the connected calendar of
-    // one of the meeting's owners (`Google { calendar_owner: UserId }`),
-    // chosen when Google is configured and an owner connected theirs.
+    /// An event on the connected Google Calendar of `calendar_owner`, one
+    /// of the meeting's owners.
+    Google { calendar_owner: UserId },
 }
 
-/// Chooses the [`Route`] of `meeting`.
-fn route(_meeting: &Meeting) -> Route {
-    Route::Invites
+/// Chooses the [`Route`] of `meeting`: where its event lives once it has
+/// one; `.ics` when its first sync went out as files (one meeting is never
+/// in a calendar twice); else the first owner with an active connection.
+async fn route(ctx: &JobContext<Clients>, meeting: &Meeting) -> Result<Route, DbError> {
+    if ctx.clients.google.is_none() {
+        return Ok(Route::Invites);
+    }
+    if let (Some(calendar_owner), Some(_)) = (meeting.calendar_owner_id, &meeting.google_event_id) {
+        return Ok(Route::Google { calendar_owner });
+    }
+    if meeting.synced_revision.is_some() {
+        return Ok(Route::Invites);
+    }
+    let id = meeting.id;
+    let owner = ctx.db.read(move |c| first_connected_owner(c, id)).await?;
+    Ok(
+        owner.map_or(Route::Invites, |calendar_owner| Route::Google {
+            calendar_owner,
+        }),
+    )
+}
+
+/// The first owner of the meeting (participant order) whose Google
+/// connection is an active OAuth one.
+fn first_connected_owner(conn: &mut DbConn, id: MeetingId) -> Result<Option<UserId>, DbError> {
+    for participant in meetings::participants(conn, id)? {
+        if participant.role != ParticipantRole::Owner {
+            continue;
+        }
+        if let Some(connection) = google_connections::find(conn, participant.user_id)?
+            && connection.is_active()
+            && connection.kind == ConnectionKind::Oauth
+        {
+            return Ok(Some(participant.user_id));
+        }
+    }
+    Ok(None)
+}
+
+/// Why a run did not finish.
+#[derive(Debug, thiserror::Error)]
+enum Failure {
+    #[error(transparent)]
+    Db(#[from] DbError),
+    #[error("Google Calendar: {0}")]
+    Calendar(#[from] CalendarError),
+    /// No token for now (Google's token endpoint failing, ...).
+    #[error("Google token: {0}")]
+    Token(TokenError),
+    /// The owner's connection is dead: this revision goes out as `.ics`.
+    #[error("the Google connection is unusable: {0}")]
+    Unusable(TokenError),
+}
+
+impl Failure {
+    /// Whether another attempt may succeed.
+    fn is_retryable(&self) -> bool {
+        match self {
+            Self::Db(_) => true,
+            Self::Calendar(error) => error.is_retryable(),
+            Self::Token(error) | Self::Unusable(error) => error.is_retryable(),
+        }
+    }
+}
+
+impl From<TokenError> for Failure {
+    fn from(error: TokenError) -> Self {
+        if error.is_retryable() {
+            Self::Token(error)
+        } else {
+            Self::Unusable(error)
+        }
+    }
 }
 
 /// What one run wrote.
@@ -77,14 +177,20 @@ enum Written {
     },
 }
 
-/// The `sync-calendar` handler. Database failures are retried; the last
-/// attempt records the sync as failed, so the sweep leaves it alone.
+/// The `sync-calendar` handler. Transient failures (database, Google's
+/// 5xx, rate limits, timeouts) are retried; the last attempt, or a request
+/// Google refuses for good, records the sync as failed, so the sweep
+/// leaves it alone.
 pub async fn sync_calendar(job: SyncCalendar, ctx: JobContext<Clients>) -> Result<(), JobError> {
     let id = MeetingId(job.meeting_id);
     match run(&job, &ctx).await {
         Ok(()) => Ok(()),
-        Err(error) if ctx.is_last_attempt() => {
-            let reason = format!("gave up after {} attempts: {error}", ctx.attempt);
+        Err(error) if ctx.is_last_attempt() || !error.is_retryable() => {
+            let reason = if error.is_retryable() {
+                format!("gave up after {} attempts: {error}", ctx.attempt)
+            } else {
+                format!("refused: {error}")
+            };
             let marked = ctx
                 .db
                 .write(move |c| {
@@ -104,7 +210,7 @@ pub async fn sync_calendar(job: SyncCalendar, ctx: JobContext<Clients>) -> Resul
     }
 }
 
-async fn run(job: &SyncCalendar, ctx: &JobContext<Clients>) -> Result<(), DbError> {
+async fn run(job: &SyncCalendar, ctx: &JobContext<Clients>) -> Result<(), Failure> {
     let id = MeetingId(job.meeting_id);
     let Some(meeting) = ctx.db.read(move |c| meetings::find(c, id)).await? else {
         tracing::info!(meeting_id = %id, "meeting is gone; nothing to sync");
@@ -113,8 +219,22 @@ async fn run(job: &SyncCalendar, ctx: &JobContext<Clients>) -> Result<(), DbErro
     if meeting.synced_revision == Some(meeting.revision) {
         return Ok(());
     }
-    match route(&meeting) {
-        Route::Invites => send_invites(job, ctx).await,
+    match (route(ctx, &meeting).await?, &ctx.clients.google) {
+        (Route::Google { calendar_owner }, Some(google)) => {
+            match sync_google(job, ctx, google, &meeting, calendar_owner).await {
+                Err(Failure::Unusable(error)) => {
+                    tracing::warn!(
+                        %error,
+                        meeting_id = %id,
+                        owner = %calendar_owner,
+                        "Google connection unusable; this revision goes out as .ics"
+                    );
+                    Ok(send_invites(job, ctx).await?)
+                }
+                other => other,
+            }
+        }
+        _ => Ok(send_invites(job, ctx).await?),
     }
 }
 
@@ -381,5 +501,470 @@ fn party((user, name, email): &(UserId, String, Option<String>)) -> Party<'_> {
         user: *user,
         name,
         email: email.as_deref(),
+    }
+}
+
+/// The audit action of a meeting cancelled because its owner deleted the
+/// event in Google Calendar.
+const DELETED_IN_CALENDAR_ACTION: &str = "meeting.cancelled_in_calendar";
+
+/// Calls on one owner's calendar with one access token, refreshed once
+/// when Google answers 401.
+struct Session<'a> {
+    google: &'a GoogleSync,
+    owner: UserId,
+    calendar_id: String,
+    correlation_id: &'a str,
+    token: Option<SecretString>,
+    refreshed: bool,
+}
+
+/// One call on the owner's calendar.
+#[derive(Debug, Clone, Copy)]
+enum Call<'a> {
+    Insert(&'a Event),
+    Get(&'a str),
+    Patch(&'a str, &'a Event),
+    Delete(&'a str),
+}
+
+/// What a [`Call`] answered.
+#[derive(Debug)]
+enum Answer {
+    Event(Box<Event>),
+    Deleted(Deleted),
+}
+
+impl Answer {
+    fn event(self) -> Event {
+        match self {
+            Self::Event(event) => *event,
+            Self::Deleted(_) => Event::default(),
+        }
+    }
+}
+
+impl Session<'_> {
+    async fn send(&self, token: &SecretString, call: Call<'_>) -> Result<Answer, CalendarError> {
+        let calendar = &self.google.calendar;
+        let id = self.calendar_id.as_str();
+        Ok(match call {
+            Call::Insert(event) => Answer::Event(Box::new(
+                calendar
+                    .insert_event(token, id, event, SendUpdates::All, true)
+                    .await?,
+            )),
+            Call::Get(event_id) => {
+                Answer::Event(Box::new(calendar.get_event(token, id, event_id).await?))
+            }
+            Call::Patch(event_id, changes) => Answer::Event(Box::new(
+                calendar
+                    .patch_event(token, id, event_id, changes, SendUpdates::All)
+                    .await?,
+            )),
+            Call::Delete(event_id) => Answer::Deleted(
+                calendar
+                    .delete_event(token, id, event_id, SendUpdates::All)
+                    .await?,
+            ),
+        })
+    }
+
+    async fn call(&mut self, call: Call<'_>) -> Result<Answer, Failure> {
+        let token = match self.token.take() {
+            Some(token) => token,
+            None => {
+                self.google
+                    .tokens
+                    .access_token(self.owner, self.correlation_id)
+                    .await?
+            }
+        };
+        match self.send(&token, call).await {
+            Err(CalendarError::Unauthorized) if !self.refreshed => {
+                self.refreshed = true;
+                let token = self
+                    .google
+                    .tokens
+                    .refreshed_access_token(self.owner, self.correlation_id)
+                    .await?;
+                let answer = self.send(&token, call).await;
+                self.token = Some(token);
+                Ok(answer?)
+            }
+            answer => {
+                self.token = Some(token);
+                Ok(answer?)
+            }
+        }
+    }
+}
+
+/// The Google branch (see the module docs). [`Failure::Unusable`] asks the
+/// caller to send this revision as `.ics` files instead.
+async fn sync_google(
+    job: &SyncCalendar,
+    ctx: &JobContext<Clients>,
+    google: &GoogleSync,
+    meeting: &Meeting,
+    owner: UserId,
+) -> Result<(), Failure> {
+    let id = meeting.id;
+    let connection = ctx
+        .db
+        .read(move |c| google_connections::find(c, owner))
+        .await?;
+    let calendar_id = match connection {
+        Some(connection) if connection.is_active() => connection.calendar_id,
+        Some(connection) => {
+            return Err(Failure::Unusable(TokenError::Broken {
+                reason: connection.broken_reason.unwrap_or_default(),
+            }));
+        }
+        None => return Err(Failure::Unusable(TokenError::NotConnected)),
+    };
+    let mut session = Session {
+        google,
+        owner,
+        calendar_id,
+        correlation_id: &job.correlation_id,
+        token: None,
+        refreshed: false,
+    };
+    let event_id = meeting
+        .google_event_id
+        .clone()
+        .unwrap_or_else(|| deterministic_event_id(id));
+    let company_zone = ctx.clients.company_zone;
+    let (operation, meet_link) = match meeting.status {
+        MeetingStatus::Scheduled => {
+            let loaded = meeting.clone();
+            let people = ctx.db.read(move |c| People::load(c, &loaded)).await?;
+            let times = people.times(meeting, owner, company_zone);
+            if meeting.google_event_id.is_none() {
+                let event = people.event_for(meeting, owner, company_zone, &event_id);
+                let inserted = match session.call(Call::Insert(&event)).await.map(Answer::event) {
+                    Ok(inserted) => inserted,
+                    // Our own earlier insert, whose answer was lost.
+                    Err(Failure::Calendar(CalendarError::Conflict)) => {
+                        let existing = session.call(Call::Get(&event_id)).await?.event();
+                        if existing.is_cancelled() {
+                            return owner_deleted(job, ctx, meeting, owner, &event_id).await;
+                        }
+                        if existing.start != times.start || existing.end != times.end {
+                            session.call(Call::Patch(&event_id, &times)).await?.event()
+                        } else {
+                            existing
+                        }
+                    }
+                    Err(error) => return Err(error),
+                };
+                ("inserted", inserted.hangout_link)
+            } else {
+                let patched = session
+                    .call(Call::Patch(&event_id, &times))
+                    .await
+                    .map(Answer::event);
+                match patched {
+                    Ok(event) if !event.is_cancelled() => (
+                        "moved",
+                        event.hangout_link.or_else(|| meeting.meet_link.clone()),
+                    ),
+                    Ok(_)
+                    | Err(Failure::Calendar(CalendarError::NotFound | CalendarError::Gone)) => {
+                        return owner_deleted(job, ctx, meeting, owner, &event_id).await;
+                    }
+                    Err(error) => return Err(error),
+                }
+            }
+        }
+        MeetingStatus::Cancelled => {
+            let deleted = match session.call(Call::Delete(&event_id)).await? {
+                Answer::Deleted(deleted) => deleted,
+                Answer::Event(_) => Deleted::Deleted,
+            };
+            let operation = match deleted {
+                Deleted::Deleted => "deleted",
+                Deleted::AlreadyGone => "already_gone",
+            };
+            (operation, None)
+        }
+        // Held or missed: nothing in the calendar changes.
+        MeetingStatus::Completed | MeetingStatus::NoShow => ("unchanged", None),
+    };
+    let revision = meeting.revision;
+    let correlation_id = job.correlation_id.clone();
+    let now = ctx.clock.now();
+    let stored = GoogleWrite {
+        id,
+        revision,
+        owner,
+        event_id,
+        meet_link,
+        operation,
+    };
+    let written = ctx
+        .db
+        .write(move |c| stored.write(c, company_zone, &correlation_id, now))
+        .await?;
+    match written {
+        Written::Gone | Written::UpToDate => {}
+        Written::Superseded => {
+            tracing::info!(meeting_id = %id, "meeting changed meanwhile; its newer revision syncs");
+        }
+        Written::Synced {
+            revision, messages, ..
+        } => {
+            tracing::info!(meeting_id = %id, revision, operation, "Google Calendar synced");
+            for message in messages {
+                DeliverMessage::push_after_commit(&ctx.clients.queue, message, &job.correlation_id)
+                    .await;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The owner deleted the meeting's event in Google: the meeting is
+/// cancelled (the bot never puts a deleted event back), and the sync of
+/// the cancellation is queued.
+async fn owner_deleted(
+    job: &SyncCalendar,
+    ctx: &JobContext<Clients>,
+    meeting: &Meeting,
+    owner: UserId,
+    event_id: &str,
+) -> Result<(), Failure> {
+    let id = meeting.id;
+    let now = ctx.clock.now();
+    let correlation_id = job.correlation_id.clone();
+    let event_id = event_id.to_owned();
+    let cancelled = ctx
+        .db
+        .write(move |c| {
+            calendar_sync::record_event(c, id, owner, &event_id, None)?;
+            let cancelled = match meetings::cancel(c, id, owner, None, now) {
+                Ok(cancelled) => cancelled,
+                Err(shared::domain::booking::BookingError::Db(error)) => return Err(error),
+                // Cancelled or moved meanwhile: that change's job syncs.
+                Err(_) => return Ok(None),
+            };
+            audit::record(
+                c,
+                &AuditEntry {
+                    actor: Some(owner),
+                    actor_telegram_id: None,
+                    action: DELETED_IN_CALENDAR_ACTION,
+                    target_user: None,
+                    target: Some(format!("meeting:{}", id.0)),
+                    data: json!({ "revision": cancelled.revision, "event_id": event_id }),
+                    correlation_id: Some(&correlation_id),
+                },
+                now,
+            )?;
+            Ok(Some(cancelled.revision))
+        })
+        .await?;
+    if let Some(revision) = cancelled {
+        tracing::info!(meeting_id = %id, "the owner deleted the event in Google; meeting cancelled");
+        SyncCalendar::push_after_commit(&ctx.clients.queue, id, revision, &job.correlation_id)
+            .await;
+    }
+    Ok(())
+}
+
+/// What the Google branch records after Google matched the meeting.
+struct GoogleWrite {
+    id: MeetingId,
+    revision: i32,
+    owner: UserId,
+    event_id: String,
+    meet_link: Option<String>,
+    operation: &'static str,
+}
+
+impl GoogleWrite {
+    /// In one transaction: where the event lives (whatever the revision),
+    /// the revision synced (only if still current), the Meet link to the
+    /// manager (once per meeting), an audit row.
+    fn write(
+        &self,
+        conn: &mut DbConn,
+        company_zone: Tz,
+        correlation_id: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Written, DbError> {
+        let Some(meeting) = meetings::find(conn, self.id)? else {
+            return Ok(Written::Gone);
+        };
+        if meeting.synced_revision == Some(meeting.revision) {
+            return Ok(Written::UpToDate);
+        }
+        if self.operation != "unchanged" {
+            calendar_sync::record_event(
+                conn,
+                self.id,
+                self.owner,
+                &self.event_id,
+                self.meet_link.as_deref(),
+            )?;
+        }
+        if !calendar_sync::mark_synced(conn, self.id, self.revision)? {
+            return Ok(Written::Superseded);
+        }
+        let mut messages = Vec::new();
+        if let Some(link) = self.meet_link.as_deref()
+            && meeting.status == MeetingStatus::Scheduled
+        {
+            let people = People::load(conn, &meeting)?;
+            if let Some(manager) = people
+                .manager
+                .as_ref()
+                .filter(|user| user.is_active() && user.unreachable_at.is_none())
+            {
+                let message = NewOutboxMessage {
+                    chat_id: manager.telegram_id.0,
+                    recipient: Some(manager.id),
+                    kind: "calendar.meet_link",
+                    lane: Lane::Interactive,
+                    body: people
+                        .meet_message(&meeting, manager, link, company_zone)
+                        .to_json(),
+                    broadcast: None,
+                    dedupe_key: Some(format!("meet:{}", self.id.0)),
+                    correlation_id: Some(correlation_id),
+                };
+                messages.extend(outbox::insert(conn, &message, now)?);
+            }
+        }
+        audit::record(
+            conn,
+            &AuditEntry {
+                actor: None,
+                actor_telegram_id: None,
+                action: SYNCED_ACTION,
+                target_user: None,
+                target: Some(format!("meeting:{}", self.id.0)),
+                data: json!({
+                    "revision": self.revision,
+                    "via": "google",
+                    "calendar_owner": self.owner.0,
+                    "event_id": self.event_id,
+                    "operation": self.operation,
+                }),
+                correlation_id: Some(correlation_id),
+            },
+            now,
+        )?;
+        Ok(Written::Synced {
+            revision: self.revision,
+            method: None,
+            messages,
+        })
+    }
+}
+
+impl People {
+    /// The calendar owner among the owners (else the first).
+    fn owner(&self, owner: UserId) -> Option<&User> {
+        self.owners
+            .iter()
+            .find(|user| user.id == owner)
+            .or(self.owners.first())
+    }
+
+    /// The zone the event is shown in: the calendar owner's.
+    fn owner_zone(&self, owner: UserId, company_zone: Tz) -> Tz {
+        self.owner(owner).map_or(company_zone, |user| {
+            stored_zone(&user.time_zone, company_zone)
+        })
+    }
+
+    /// A patch with only the meeting's start and end.
+    fn times(&self, meeting: &Meeting, owner: UserId, company_zone: Tz) -> Event {
+        let zone = self.owner_zone(owner, company_zone);
+        Event {
+            start: Some(EventTime::at(meeting.starts_at, zone)),
+            end: Some(EventTime::at(meeting.ends_at, zone)),
+            ..Event::default()
+        }
+    }
+
+    /// The event on `owner`'s calendar, in their language and zone, with
+    /// the manager and the other owners as guests where their address is
+    /// known.
+    fn event_for(
+        &self,
+        meeting: &Meeting,
+        owner: UserId,
+        company_zone: Tz,
+        event_id: &str,
+    ) -> Event {
+        let language = self
+            .owner(owner)
+            .map_or(shared::domain::user::Language::En, |user| user.language);
+        let names = |users: &mut dyn Iterator<Item = &User>| {
+            users.map(User::full_name).collect::<Vec<_>>().join(", ")
+        };
+        let with = names(&mut self.everyone().filter(|user| user.id != owner));
+        let owners = names(&mut self.owners.iter());
+        let manager = self
+            .manager
+            .as_ref()
+            .map(User::full_name)
+            .unwrap_or_default();
+        let attendees = self
+            .everyone()
+            .filter(|user| user.id != owner)
+            .filter_map(|user| user.email.clone())
+            .map(|email| Attendee {
+                email,
+                response_status: None,
+            })
+            .collect();
+        let mut event = Event {
+            id: Some(event_id.to_owned()),
+            summary: Some(t_plain(
+                language,
+                "calendar.ics.summary",
+                &[("with", &with)],
+            )),
+            description: Some(t_plain(
+                language,
+                "calendar.ics.description",
+                &[("manager", &manager), ("owners", &owners)],
+            )),
+            attendees,
+            ..self.times(meeting, owner, company_zone)
+        };
+        event.mark_meeting(meeting.id);
+        event
+    }
+
+    /// The manager's one message with the Meet link, in their language
+    /// and zone.
+    fn meet_message(
+        &self,
+        meeting: &Meeting,
+        reader: &User,
+        link: &str,
+        company_zone: Tz,
+    ) -> OutgoingMessage {
+        let language = reader.language;
+        let zone = stored_zone(&reader.time_zone, company_zone);
+        let others = self
+            .everyone()
+            .filter(|user| user.id != reader.id)
+            .map(User::full_name)
+            .collect::<Vec<_>>()
+            .join(", ");
+        let when = meeting_when(language, zone, meeting.starts_at, meeting.ends_at);
+        let text = t(
+            language,
+            "calendar.meet_link",
+            &[("when", &when), ("with", &others), ("link", link)],
+        );
+        let button = Button::link(t_plain(language, "calendar.button.join_meet", &[]), link);
+        OutgoingMessage::with_buttons(text, vec![vec![button]])
     }
 }

@@ -5,6 +5,8 @@ use chrono_tz::Tz;
 use shared::db::outbox;
 use shared::db::types::OutboxMessageId;
 use shared::domain::delivery::OutboxState;
+use shared::google::calendar::CalendarClient;
+use shared::google::tokens::TokenSource;
 use shared::jobs::{DeliverMessage, JobContext, JobError, Queue};
 use shared::telegram::delivery::{Delivery, DeliveryOutcome};
 
@@ -20,6 +22,19 @@ pub struct Clients {
     /// The company zone: the zone of a user whose stored zone this build
     /// does not know.
     pub company_zone: Tz,
+    /// Set when Google OAuth is configured: the calendar sync then writes
+    /// the meetings of owners who connected their calendar as events there
+    /// instead of sending `.ics` files.
+    pub google: Option<GoogleSync>,
+}
+
+/// What the calendar sync needs to write to an owner's Google Calendar.
+#[derive(Debug, Clone)]
+pub struct GoogleSync {
+    pub calendar: CalendarClient,
+    /// Access tokens of the connected owners (refreshed, persisted, and a
+    /// dead grant marked broken with a reconnect request).
+    pub tokens: TokenSource,
 }
 
 /// Sends one outbox message through the shared delivery path. A message

@@ -18,12 +18,14 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use shared::clock::Clock;
 use shared::config::Config;
+use shared::google::calendar::CalendarClient;
+use shared::google::tokens::TokenSource;
 use shared::jobs::Runner;
 use shared::startup::{self, ShutdownSignal};
 use shared::telegram::TelegramClient;
 use shared::telegram::delivery::Delivery;
 
-use crate::jobs::Clients;
+use crate::jobs::{Clients, GoogleSync};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -62,6 +64,7 @@ async fn serve(config: Config, mut shutdown: ShutdownSignal) -> anyhow::Result<(
         TelegramClient::new(&config.telegram).context("cannot build the Telegram client")?;
     let delivery = Delivery::new(db.clone(), client, clock.clone(), &config.telegram);
     let worker_name = periodic::worker_name();
+    let google = google_sync(&config, &db, &queue, &clock)?;
 
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let broadcasts = tokio::spawn(
@@ -99,6 +102,7 @@ async fn serve(config: Config, mut shutdown: ShutdownSignal) -> anyhow::Result<(
             delivery,
             queue: queue.clone(),
             company_zone: config.timezone,
+            google,
         }),
     )
     .handle(jobs::deliver_message)
@@ -123,4 +127,28 @@ async fn serve(config: Config, mut shutdown: ShutdownSignal) -> anyhow::Result<(
     queue.close().await;
     db.close();
     outcome.context("job workers failed")
+}
+
+/// The Google side of the calendar sync, when Google OAuth is configured
+/// (without it every meeting goes out as `.ics` files).
+fn google_sync(
+    config: &Config,
+    db: &shared::db::Db,
+    queue: &shared::jobs::Queue,
+    clock: &Clock,
+) -> anyhow::Result<Option<GoogleSync>> {
+    let timeout = config.queue.http_timeout;
+    let Some((oauth, cipher)) =
+        shared::google::oauth_from_config(&config.google, &config.http, timeout)
+            .context("cannot build the Google OAuth client")?
+    else {
+        return Ok(None);
+    };
+    let calendar = CalendarClient::new(config.google.api_url.clone(), timeout)
+        .context("cannot build the Google Calendar client")?;
+    tracing::info!("Google Calendar sync enabled");
+    Ok(Some(GoogleSync {
+        calendar,
+        tokens: TokenSource::new(db.clone(), queue.clone(), clock.clone(), oauth, cipher),
+    }))
 }

@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 
 use super::schema::meetings;
-use super::types::{MeetingId, UtcTime};
+use super::types::{MeetingId, UserId, UtcTime};
 use super::{DbConn, DbError};
 use crate::domain::booking::SyncState;
 
@@ -78,5 +78,35 @@ pub fn mark_failed(
         meetings::sync_error.eq(Some(reason)),
     ))
     .execute(conn)?;
+    Ok(changed == 1)
+}
+
+/// Remembers where the meeting's Google event lives: on whose calendar,
+/// its id and its Meet link (kept when `meet_link` is `None`). Written
+/// whatever the revision, so a later job finds and moves or deletes the
+/// event instead of inserting it again; `false` when the meeting is gone.
+pub fn record_event(
+    conn: &mut DbConn,
+    id: MeetingId,
+    calendar_owner: UserId,
+    event_id: &str,
+    meet_link: Option<&str>,
+) -> Result<bool, DbError> {
+    let target = meetings::table.find(id);
+    let changed = match meet_link {
+        Some(link) => diesel::update(target)
+            .set((
+                meetings::calendar_owner_id.eq(Some(calendar_owner)),
+                meetings::google_event_id.eq(Some(event_id)),
+                meetings::meet_link.eq(Some(link)),
+            ))
+            .execute(conn)?,
+        None => diesel::update(target)
+            .set((
+                meetings::calendar_owner_id.eq(Some(calendar_owner)),
+                meetings::google_event_id.eq(Some(event_id)),
+            ))
+            .execute(conn)?,
+    };
     Ok(changed == 1)
 }

@@ -13,3 +13,19 @@ pub mod tokens;
 /// Secrets cross this module's boundary wrapped, so they are never printed
 /// by accident; callers expose them only at the point of use.
 pub use secrecy::{ExposeSecret, SecretString};
+
+/// The OAuth client and token cipher of this deployment, built from the
+/// settings: what a process needs to act on a person's calendar with their
+/// consent (the bot to store a consent, the worker to refresh tokens).
+/// `None` when Google OAuth is not configured (no client, or no key).
+pub fn oauth_from_config(
+    google: &crate::config::GoogleConfig,
+    http: &crate::config::HttpConfig,
+    timeout: std::time::Duration,
+) -> Result<Option<(oauth::GoogleOAuth, crypto::TokenCipher)>, oauth::OAuthError> {
+    let oauth = oauth::GoogleOAuth::from_config(google, http, timeout)?;
+    Ok(match (oauth, &google.token_encryption_key) {
+        (Some(oauth), Some(key)) => Some((oauth, crypto::TokenCipher::new(key))),
+        _ => None,
+    })
+}

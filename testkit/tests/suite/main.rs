@@ -40,6 +40,7 @@ mod fake_google;
 mod fake_telegram;
 mod google_calendar;
 mod google_connect;
+mod google_sync;
 mod overdue;
 mod owner_meetings;
 mod pipe;

@@ -1,0 +1,305 @@
+//! The calendar sync with Google, through the real binaries and the fake
+//! Google (PostgreSQL): an owner who connected their calendar gets the
+//! meeting as ONE event there (deterministic id, a Meet, the manager as
+//! guest, shown in the owner's zone), the manager gets the Meet link once
+//! in Telegram, a move patches the event's times, a cancel deletes it, and
+//! no `.ics` file goes out for that meeting.
+
+use chrono::{DateTime, Datelike, TimeDelta, TimeZone, Utc};
+use chrono_tz::Tz;
+use diesel::prelude::*;
+use serde_json::Value;
+use shared::clock::Clock;
+use shared::db::meetings::{self, Meeting, NewBooking, NewTime};
+use shared::db::schema::outbox_messages;
+use shared::db::types::MeetingId;
+use shared::db::users::{self, User};
+use shared::db::{DatabaseUrl, Db};
+use shared::domain::booking::{MeetingStatus, SyncState};
+use shared::domain::settings::BookingMode;
+use shared::domain::user::{Language, Role};
+use shared::google::calendar::deterministic_event_id;
+use shared::jobs::{Queue, QueueSettings, SyncCalendar};
+use testkit::db::TestDb;
+use testkit::fake_google::{Consent, FakeGoogle, FakeGoogleConfig};
+use testkit::fake_telegram::BotMessage;
+use testkit::people::{Person, WAIT};
+use testkit::records::SeedUser;
+use testkit::stack::{Stack, StackConfig};
+
+const OWNER: i64 = 7601;
+const MANAGER: i64 = 7602;
+const ANN: &str = "ann.sync@example.com";
+const MAX_EMAIL: &str = "max@example.com";
+const BERLIN: Tz = Tz::Europe__Berlin;
+const NEW_YORK: Tz = Tz::America__New_York;
+/// 32 bytes (0, 1, …, 31) in base64: the test deployment's token key.
+const KEY: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+
+fn google_env(fake: &FakeGoogle) -> Vec<(String, String)> {
+    let client = fake.client();
+    [
+        ("GOOGLE_CLIENT_ID", client.client_id),
+        ("GOOGLE_CLIENT_SECRET", client.client_secret),
+        ("GOOGLE_AUTH_URL", fake.auth_url()),
+        ("GOOGLE_TOKEN_URL", fake.token_url()),
+        ("GOOGLE_REVOKE_URL", fake.revoke_url()),
+        ("GOOGLE_API_URL", fake.base_url()),
+        ("TOKEN_ENCRYPTION_KEY", KEY.to_owned()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v))
+    .collect()
+}
+
+async fn queue_for(stack: &Stack) -> Queue {
+    let settings = QueueSettings {
+        max_attempts: 20,
+        pool_size: 2,
+        ..QueueSettings::default()
+    };
+    Queue::connect(&DatabaseUrl::parse(&stack.db.url).unwrap(), settings)
+        .await
+        .unwrap()
+}
+
+/// The address of link button `label`.
+fn link(message: &BotMessage, label: &str) -> String {
+    message
+        .all_buttons()
+        .find(|button| button.text == label)
+        .and_then(|button| button.url.clone())
+        .unwrap_or_else(|| panic!("no link button {label:?} in {:?}", message.text))
+}
+
+/// The owner connects their calendar: `/calendar`, Google's consent, the
+/// browser back at the bot's callback, the chat told.
+async fn connects(person: &Person, fake: &FakeGoogle) {
+    let screen = person.says("/calendar", "not connected").await;
+    let url = link(&screen, "🔗 Connect Google Calendar");
+    let location = fake.consent(&url, Consent::grant(ANN)).await.unwrap();
+    let after = person.last_message_id();
+    let status = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+        .get(&location)
+        .send()
+        .await
+        .unwrap()
+        .status();
+    assert_eq!(status.as_u16(), 200);
+    person
+        .gets_after(after, &format!("Calendar connected: {ANN}"))
+        .await;
+}
+
+async fn meeting(db: &Db, id: MeetingId) -> Meeting {
+    db.read(move |c| meetings::find(c, id))
+        .await
+        .unwrap()
+        .expect("the meeting exists")
+}
+
+/// Waits until the meeting is synced at its current revision.
+async fn synced(db: &Db, id: MeetingId) -> Meeting {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let current = meeting(db, id).await;
+        if current.sync_state == SyncState::Synced
+            && current.synced_revision == Some(current.revision)
+        {
+            return current;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "never synced: {current:#?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
+/// The live (not cancelled) events of a calendar.
+fn live(events: &[Value]) -> Vec<&Value> {
+    events
+        .iter()
+        .filter(|event| event["status"] != "cancelled")
+        .collect()
+}
+
+/// 10:00 UTC, `days` days after `now`.
+fn days_ahead(now: DateTime<Utc>, days: i64) -> DateTime<Utc> {
+    let day = now + TimeDelta::days(days);
+    Utc.with_ymd_and_hms(day.year(), day.month(), day.day(), 10, 0, 0)
+        .unwrap()
+}
+
+fn instant(time: &Value) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(time["dateTime"].as_str().unwrap())
+        .unwrap()
+        .with_timezone(&Utc)
+}
+
+async fn seed(db: &Db, telegram_id: i64, first: &str, role: Option<Role>, zone: Tz) -> User {
+    SeedUser::new(telegram_id, first, "Smith")
+        .role(role)
+        .language(Language::En)
+        .time_zone(zone.name())
+        .department_named("IT")
+        .insert(db)
+        .await
+}
+
+async fn a_connected_owner_gets_the_meeting_in_google_calendar(db: TestDb) {
+    let fake = FakeGoogle::start(FakeGoogleConfig::default()).await;
+    fake.add_account(ANN);
+    let config = StackConfig {
+        env: google_env(&fake),
+        ..StackConfig::default()
+    };
+    let mut stack = Stack::new(db, config).await;
+    let db = stack.db.db.clone();
+    let owner = seed(&db, OWNER, "Ann", Some(Role::Owner), BERLIN).await;
+    let manager = seed(&db, MANAGER, "Max", Some(Role::Manager), NEW_YORK).await;
+    let clock = Clock::with_offset_file(stack.clock_file());
+    let now = clock.now();
+    let manager_id = manager.id;
+    db.write(move |c| users::set_email(c, manager_id, Some(MAX_EMAIL), now))
+        .await
+        .unwrap();
+    stack.telegram.user(OWNER).has_chat();
+    stack.telegram.user(MANAGER).has_chat();
+    stack.start_bot().await;
+    stack.start_worker().await;
+    let person = Person::new(&stack, OWNER, "Ann", "en");
+    connects(&person, &fake).await;
+    let queue = queue_for(&stack).await;
+
+    // Booked: one event on Ann's calendar, with a Meet and Max as guest.
+    let starts = days_ahead(clock.now(), 3);
+    let new = NewBooking {
+        manager: manager.id,
+        owners: vec![owner.id],
+        starts_at: starts,
+        ends_at: starts + TimeDelta::hours(1),
+        mode: BookingMode::Single,
+        period_key: format!("test-{}", starts.format("%Y-%m-%d")),
+        limit: 5,
+        reminder_offsets: vec![TimeDelta::hours(1)],
+        correlation_id: Some("test-book".to_owned()),
+    };
+    let now = clock.now();
+    let booked = db
+        .write(move |c| Ok(meetings::book(c, &new, now)))
+        .await
+        .unwrap()
+        .unwrap();
+    let id = booked.id;
+    SyncCalendar::push(&queue, id, booked.revision, "test-book")
+        .await
+        .unwrap();
+    let stored = synced(&db, id).await;
+    let event_id = deterministic_event_id(id);
+    assert_eq!(stored.calendar_owner_id, Some(owner.id));
+    assert_eq!(stored.google_event_id.as_deref(), Some(event_id.as_str()));
+    let meet = stored.meet_link.clone().expect("a Meet link is stored");
+    let events = fake.events(ANN);
+    let live_events = live(&events);
+    assert_eq!(live_events.len(), 1, "{events:#?}");
+    let event = live_events[0];
+    assert_eq!(event["id"], event_id.as_str());
+    assert_eq!(event["hangoutLink"], meet.as_str());
+    assert_eq!(event["summary"], "Meeting with Max Smith");
+    assert_eq!(event["start"]["timeZone"], BERLIN.name());
+    assert_eq!(instant(&event["start"]), starts);
+    let guests: Vec<&str> = event["attendees"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|a| a["email"].as_str())
+        .collect();
+    assert!(guests.contains(&MAX_EMAIL), "{event:#}");
+
+    // Max gets the Meet link once, in his zone.
+    let meet_message = Person::new(&stack, MANAGER, "Max", "en")
+        .gets_after(0, "Google Meet link")
+        .await;
+    assert!(meet_message.text.contains(&meet), "{}", meet_message.text);
+    assert!(
+        meet_message.text.contains("America/New_York"),
+        "{}",
+        meet_message.text
+    );
+
+    // Moved: the same event, at the new time.
+    let moved_to = starts + TimeDelta::days(1) + TimeDelta::hours(2);
+    let to = NewTime {
+        starts_at: moved_to,
+        ends_at: moved_to + TimeDelta::hours(1),
+        period_key: format!("test-{}", moved_to.format("%Y-%m-%d")),
+        limit: 5,
+        reminder_offsets: vec![TimeDelta::hours(1)],
+    };
+    let now = clock.now();
+    let moved = db
+        .write(move |c| Ok(meetings::reschedule(c, id, &to, now)))
+        .await
+        .unwrap()
+        .unwrap();
+    SyncCalendar::push(&queue, id, moved.revision, "test-move")
+        .await
+        .unwrap();
+    synced(&db, id).await;
+    let events = fake.events(ANN);
+    let live_events = live(&events);
+    assert_eq!(live_events.len(), 1, "{events:#?}");
+    assert_eq!(live_events[0]["id"], event_id.as_str());
+    assert_eq!(instant(&live_events[0]["start"]), moved_to);
+    assert_eq!(
+        live_events[0]["hangoutLink"],
+        meet.as_str(),
+        "the Meet stays"
+    );
+
+    // Cancelled: the event is deleted.
+    let now = clock.now();
+    let owner_id = owner.id;
+    let cancelled = db
+        .write(move |c| Ok(meetings::cancel(c, id, owner_id, None, now)))
+        .await
+        .unwrap()
+        .unwrap();
+    SyncCalendar::push(&queue, id, cancelled.revision, "test-cancel")
+        .await
+        .unwrap();
+    let done = synced(&db, id).await;
+    assert_eq!(done.status, MeetingStatus::Cancelled);
+    let events = fake.events(ANN);
+    assert!(live(&events).is_empty(), "{events:#?}");
+
+    // Nothing went out as .ics, and the Meet link only once.
+    let kinds: Vec<String> = db
+        .read(|c| {
+            Ok(outbox_messages::table
+                .filter(outbox_messages::kind.eq_any([
+                    "calendar.invite",
+                    "calendar.cancel",
+                    "calendar.meet_link",
+                ]))
+                .select(outbox_messages::kind)
+                .load(c)?)
+        })
+        .await
+        .unwrap();
+    assert_eq!(kinds, vec!["calendar.meet_link".to_owned()]);
+    for chat in [OWNER, MANAGER] {
+        assert!(stack.telegram.documents(chat).is_empty(), "chat {chat}");
+    }
+    stack.assert_no_secret_in_logs();
+    fake.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_connected_owner_gets_the_meeting_in_google_calendar_on_postgres() {
+    a_connected_owner_gets_the_meeting_in_google_calendar(TestDb::postgres().await).await;
+}
