@@ -739,6 +739,7 @@ async fn owner_deleted(
     let now = ctx.clock.now();
     let correlation_id = job.correlation_id.clone();
     let event_id = event_id.to_owned();
+    let company_zone = ctx.clients.company_zone;
     let cancelled = ctx
         .db
         .write(move |c| {
@@ -755,22 +756,71 @@ async fn owner_deleted(
                     actor: Some(owner),
                     actor_telegram_id: None,
                     action: DELETED_IN_CALENDAR_ACTION,
-                    target_user: None,
+                    target_user: Some(cancelled.manager_id),
                     target: Some(format!("meeting:{}", id.0)),
                     data: json!({ "revision": cancelled.revision, "event_id": event_id }),
                     correlation_id: Some(&correlation_id),
                 },
                 now,
             )?;
-            Ok(Some(cancelled.revision))
+            let notice =
+                tell_manager_deleted(c, &cancelled, owner, company_zone, &correlation_id, now)?;
+            Ok(Some((cancelled.revision, notice)))
         })
         .await?;
-    if let Some(revision) = cancelled {
+    if let Some((revision, notice)) = cancelled {
         tracing::info!(meeting_id = %id, "the owner deleted the event in Google; meeting cancelled");
+        if let Some(outbox_id) = notice {
+            DeliverMessage::push_after_commit(&ctx.clients.queue, outbox_id, &job.correlation_id)
+                .await;
+        }
         SyncCalendar::push_after_commit(&ctx.clients.queue, id, revision, &job.correlation_id)
             .await;
     }
     Ok(())
+}
+
+/// Tells the manager (once) that the owner deleted the meeting's event in
+/// Google Calendar, so the meeting is cancelled: in their language and
+/// zone. Nothing for a manager who is not active or blocked the bot.
+fn tell_manager_deleted(
+    conn: &mut DbConn,
+    meeting: &Meeting,
+    owner: UserId,
+    company_zone: Tz,
+    correlation_id: &str,
+    now: DateTime<Utc>,
+) -> Result<Option<OutboxMessageId>, DbError> {
+    let Some(manager) = users::find(conn, meeting.manager_id)? else {
+        return Ok(None);
+    };
+    if !manager.is_active() || manager.unreachable_at.is_some() {
+        return Ok(None);
+    }
+    let owner_name = users::find(conn, owner)?
+        .map(|o| o.full_name())
+        .unwrap_or_default();
+    let zone = stored_zone(&manager.time_zone, company_zone);
+    let when = meeting_when(manager.language, zone, meeting.starts_at, meeting.ends_at);
+    let text = t(
+        manager.language,
+        "calendar.deleted_in_google",
+        &[("when", &when), ("with", &owner_name)],
+    );
+    outbox::insert(
+        conn,
+        &NewOutboxMessage {
+            chat_id: manager.telegram_id.0,
+            recipient: Some(manager.id),
+            kind: "meeting.cancelled_in_calendar",
+            lane: Lane::Bulk,
+            body: OutgoingMessage::text(text).to_json(),
+            broadcast: None,
+            dedupe_key: Some(format!("deleted-in-google:{}", meeting.id.0)),
+            correlation_id: Some(correlation_id),
+        },
+        now,
+    )
 }
 
 /// What the Google branch records after Google matched the meeting.

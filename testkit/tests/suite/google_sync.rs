@@ -295,6 +295,59 @@ async fn a_connected_owner_gets_the_meeting_in_google_calendar(db: TestDb) {
     for chat in [OWNER, MANAGER] {
         assert!(stack.telegram.documents(chat).is_empty(), "chat {chat}");
     }
+
+    // Deleted by the owner in Google: the next sync finds it gone, cancels
+    // the meeting (never puts the event back) and tells the manager.
+    let second_start = days_ahead(clock.now(), 5);
+    let second = NewBooking {
+        manager: manager.id,
+        owners: vec![owner.id],
+        starts_at: second_start,
+        ends_at: second_start + TimeDelta::hours(1),
+        mode: BookingMode::Single,
+        period_key: format!("test-{}", second_start.format("%Y-%m-%d")),
+        limit: 5,
+        reminder_offsets: Vec::new(),
+        correlation_id: Some("test-book-2".to_owned()),
+    };
+    let now = clock.now();
+    let booked = db
+        .write(move |c| Ok(meetings::book(c, &second, now)))
+        .await
+        .unwrap()
+        .unwrap();
+    let second_id = booked.id;
+    SyncCalendar::push(&queue, second_id, booked.revision, "test-book-2")
+        .await
+        .unwrap();
+    synced(&db, second_id).await;
+    let second_event = deterministic_event_id(second_id);
+    fake.delete_event(ANN, &second_event).unwrap();
+    let later = second_start + TimeDelta::hours(2);
+    let to = NewTime {
+        starts_at: later,
+        ends_at: later + TimeDelta::hours(1),
+        period_key: format!("test-{}", later.format("%Y-%m-%d")),
+        limit: 5,
+        reminder_offsets: Vec::new(),
+    };
+    let now = clock.now();
+    let moved = db
+        .write(move |c| Ok(meetings::reschedule(c, second_id, &to, now)))
+        .await
+        .unwrap()
+        .unwrap();
+    SyncCalendar::push(&queue, second_id, moved.revision, "test-move-2")
+        .await
+        .unwrap();
+    Person::new(&stack, MANAGER, "Max", "en")
+        .gets_after(0, "deleted from their Google Calendar")
+        .await;
+    let gone = synced(&db, second_id).await;
+    assert_eq!(gone.status, MeetingStatus::Cancelled);
+    let events = fake.events(ANN);
+    assert!(live(&events).is_empty(), "never resurrected: {events:#?}");
+
     stack.assert_no_secret_in_logs();
     fake.shutdown().await;
 }
