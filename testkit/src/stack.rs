@@ -4,6 +4,9 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use shared::db::DatabaseUrl;
+use shared::jobs::{Queue, QueueSettings};
+
 use crate::db::TestDb;
 use crate::fake_telegram::{FakeTelegram, FakeTelegramConfig, Limits};
 use crate::process::Service;
@@ -98,6 +101,20 @@ impl Stack {
         .collect();
         env.extend(self.config.env.iter().cloned());
         env
+    }
+
+    /// A handle on the deployment's job queue, to push jobs as the bot
+    /// would.
+    pub async fn queue(&self) -> Queue {
+        let settings = QueueSettings {
+            max_attempts: 20,
+            pool_size: 2,
+            ..QueueSettings::default()
+        };
+        let url = DatabaseUrl::parse(&self.db.url).expect("the test database URL parses");
+        Queue::connect(&url, settings)
+            .await
+            .expect("the queue opens")
     }
 
     /// The file the services read their clock offset from.

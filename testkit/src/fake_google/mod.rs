@@ -329,6 +329,10 @@ impl fmt::Debug for FakeGoogle {
     }
 }
 
+/// 32 bytes (0, 1, …, 31) in base64: the token key of test deployments
+/// (protects nothing).
+pub const TEST_TOKEN_KEY: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+
 impl FakeGoogle {
     /// Starts serving on 127.0.0.1 (panics if the port cannot be bound).
     pub async fn start(config: FakeGoogleConfig) -> Self {
@@ -376,6 +380,24 @@ impl FakeGoogle {
         if let Some(task) = task {
             let _ = task.await;
         }
+    }
+
+    /// The environment a deployment under test needs to talk to this fake
+    /// (client, endpoints, [`TEST_TOKEN_KEY`]), for `StackConfig::env`.
+    pub fn deployment_env(&self) -> Vec<(String, String)> {
+        let client = self.client();
+        [
+            ("GOOGLE_CLIENT_ID", client.client_id),
+            ("GOOGLE_CLIENT_SECRET", client.client_secret),
+            ("GOOGLE_AUTH_URL", self.auth_url()),
+            ("GOOGLE_TOKEN_URL", self.token_url()),
+            ("GOOGLE_REVOKE_URL", self.revoke_url()),
+            ("GOOGLE_API_URL", self.base_url()),
+            ("TOKEN_ENCRYPTION_KEY", TEST_TOKEN_KEY.to_owned()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect()
     }
 
     /// `http://127.0.0.1:PORT`: the value for `GOOGLE_API_URL`.

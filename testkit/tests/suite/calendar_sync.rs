@@ -9,15 +9,15 @@ use chrono::{DateTime, Datelike, TimeDelta, TimeZone, Utc};
 use chrono_tz::Tz;
 use diesel::prelude::*;
 use shared::clock::{self, Clock};
+use shared::db::Db;
 use shared::db::meetings::{self, Meeting, NewBooking, NewTime};
 use shared::db::schema::outbox_messages;
 use shared::db::types::{MeetingId, UserId};
-use shared::db::{DatabaseUrl, Db};
 use shared::domain::booking::{MeetingStatus, SyncState};
 use shared::domain::settings::BookingMode;
 use shared::domain::user::{Language, Role};
 use shared::jobs::trace::{self, Outcome};
-use shared::jobs::{Job, Pushed, Queue, QueueSettings, SyncCalendar};
+use shared::jobs::{Job, Pushed, SyncCalendar};
 use testkit::db::TestDb;
 use testkit::fake_telegram::SentDocument;
 use testkit::people::WAIT;
@@ -136,17 +136,6 @@ async fn sync_ran(db: &Db, correlation_id: &str) {
     }
 }
 
-async fn queue_for(stack: &Stack) -> Queue {
-    let settings = QueueSettings {
-        max_attempts: 20,
-        pool_size: 2,
-        ..QueueSettings::default()
-    };
-    Queue::connect(&DatabaseUrl::parse(&stack.db.url).unwrap(), settings)
-        .await
-        .unwrap()
-}
-
 fn booking(manager: UserId, owner: UserId, starts_at: DateTime<Utc>) -> NewBooking {
     NewBooking {
         manager,
@@ -184,7 +173,7 @@ async fn invites_follow_booking_move_and_cancel(db: TestDb) {
     stack.telegram.user(OWNER).has_chat();
     stack.telegram.user(MANAGER).has_chat();
     stack.start_worker().await;
-    let queue = queue_for(&stack).await;
+    let queue = stack.queue().await;
     let clock = Clock::with_offset_file(stack.clock_file());
 
     // Booked without a push (as if the bot crashed right after its commit):

@@ -14,17 +14,16 @@ use chrono::TimeDelta;
 use diesel::prelude::*;
 use shared::clock::{self, Clock};
 use shared::config::{Config, Env};
+use shared::db::Db;
 use shared::db::google_connections::{self, ConnectionStatus, GoogleConnection};
 use shared::db::schema::{google_connections as connections_table, oauth_states};
 use shared::db::types::UserId;
 use shared::db::users::User;
-use shared::db::{DatabaseUrl, Db};
 use shared::domain::user::{Language, Role};
 use shared::google::ExposeSecret;
 use shared::google::crypto::TokenCipher;
 use shared::google::oauth::{GoogleOAuth, OAuthError};
 use shared::google::tokens::{TokenError, TokenSource, stored_refresh_token};
-use shared::jobs::{Queue, QueueSettings};
 use testkit::db::TestDb;
 use testkit::fake_google::{Consent, DEFAULT_CLIENT_SECRET, FakeGoogle, FakeGoogleConfig};
 use testkit::fake_telegram::BotMessage;
@@ -36,29 +35,11 @@ use url::Url;
 const OWNER: i64 = 7501;
 const MANAGER: i64 = 7502;
 const ANN: &str = "ann@example.com";
-/// 32 bytes (0, 1, …, 31) in base64: the test deployment's token key.
-const KEY: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
-
-fn google_env(fake: &FakeGoogle) -> Vec<(String, String)> {
-    let client = fake.client();
-    [
-        ("GOOGLE_CLIENT_ID", client.client_id),
-        ("GOOGLE_CLIENT_SECRET", client.client_secret),
-        ("GOOGLE_AUTH_URL", fake.auth_url()),
-        ("GOOGLE_TOKEN_URL", fake.token_url()),
-        ("GOOGLE_REVOKE_URL", fake.revoke_url()),
-        ("GOOGLE_API_URL", fake.base_url()),
-        ("TOKEN_ENCRYPTION_KEY", KEY.to_owned()),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_owned(), v))
-    .collect()
-}
 
 /// The deployment's settings as the binaries read them (for the test's
 /// own cipher and OAuth client).
 fn settings(fake: &FakeGoogle) -> Config {
-    let mut pairs = google_env(fake);
+    let mut pairs = fake.deployment_env();
     pairs.push(("TELEGRAM_BOT_TOKEN".to_owned(), TOKEN.to_owned()));
     Config::from_env(&Env::from_pairs(
         pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())),
@@ -83,7 +64,7 @@ async fn start(db: TestDb) -> (Stack, FakeGoogle) {
     let fake = FakeGoogle::start(FakeGoogleConfig::default()).await;
     fake.add_account(ANN);
     let config = StackConfig {
-        env: google_env(&fake),
+        env: fake.deployment_env(),
         ..StackConfig::default()
     };
     let mut stack = Stack::new(db, config).await;
@@ -153,16 +134,6 @@ async fn connection(db: &Db, user: UserId) -> Option<GoogleConnection> {
 
 async fn connection_count(db: &Db) -> i64 {
     db.read(|c| Ok(connections_table::table.count().get_result(c)?))
-        .await
-        .unwrap()
-}
-
-async fn queue_for(stack: &Stack) -> Queue {
-    let settings = QueueSettings {
-        pool_size: 2,
-        ..QueueSettings::default()
-    };
-    Queue::connect(&DatabaseUrl::parse(&stack.db.url).unwrap(), settings)
         .await
         .unwrap()
 }
@@ -272,7 +243,7 @@ async fn an_owner_connects_and_disconnects_google_calendar(db: TestDb) {
     let clock = Clock::with_offset_file(stack.clock_file());
     let source = TokenSource::new(
         db.clone(),
-        queue_for(&stack).await,
+        stack.queue().await,
         clock,
         oauth(&fake),
         cipher.clone(),
@@ -469,7 +440,7 @@ async fn a_revoked_grant_asks_the_owner_to_reconnect(db: TestDb) {
     );
     let source = TokenSource::new(
         db.clone(),
-        queue_for(&stack).await,
+        stack.queue().await,
         Clock::with_offset_file(stack.clock_file()),
         oauth(&fake),
         cipher(&fake),

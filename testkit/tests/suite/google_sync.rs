@@ -10,16 +10,16 @@ use chrono_tz::Tz;
 use diesel::prelude::*;
 use serde_json::Value;
 use shared::clock::Clock;
+use shared::db::Db;
 use shared::db::meetings::{self, Meeting, NewBooking, NewTime};
 use shared::db::schema::outbox_messages;
 use shared::db::types::MeetingId;
 use shared::db::users::{self, User};
-use shared::db::{DatabaseUrl, Db};
 use shared::domain::booking::{MeetingStatus, SyncState};
 use shared::domain::settings::BookingMode;
 use shared::domain::user::{Language, Role};
 use shared::google::calendar::deterministic_event_id;
-use shared::jobs::{Queue, QueueSettings, SyncCalendar};
+use shared::jobs::SyncCalendar;
 use testkit::db::TestDb;
 use testkit::fake_google::{Consent, FakeGoogle, FakeGoogleConfig};
 use testkit::fake_telegram::BotMessage;
@@ -33,35 +33,6 @@ const ANN: &str = "ann.sync@example.com";
 const MAX_EMAIL: &str = "max@example.com";
 const BERLIN: Tz = Tz::Europe__Berlin;
 const NEW_YORK: Tz = Tz::America__New_York;
-/// 32 bytes (0, 1, …, 31) in base64: the test deployment's token key.
-const KEY: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
-
-fn google_env(fake: &FakeGoogle) -> Vec<(String, String)> {
-    let client = fake.client();
-    [
-        ("GOOGLE_CLIENT_ID", client.client_id),
-        ("GOOGLE_CLIENT_SECRET", client.client_secret),
-        ("GOOGLE_AUTH_URL", fake.auth_url()),
-        ("GOOGLE_TOKEN_URL", fake.token_url()),
-        ("GOOGLE_REVOKE_URL", fake.revoke_url()),
-        ("GOOGLE_API_URL", fake.base_url()),
-        ("TOKEN_ENCRYPTION_KEY", KEY.to_owned()),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_owned(), v))
-    .collect()
-}
-
-async fn queue_for(stack: &Stack) -> Queue {
-    let settings = QueueSettings {
-        max_attempts: 20,
-        pool_size: 2,
-        ..QueueSettings::default()
-    };
-    Queue::connect(&DatabaseUrl::parse(&stack.db.url).unwrap(), settings)
-        .await
-        .unwrap()
-}
 
 /// The address of link button `label`.
 fn link(message: &BotMessage, label: &str) -> String {
@@ -154,7 +125,7 @@ async fn a_connected_owner_gets_the_meeting_in_google_calendar(db: TestDb) {
     let fake = FakeGoogle::start(FakeGoogleConfig::default()).await;
     fake.add_account(ANN);
     let config = StackConfig {
-        env: google_env(&fake),
+        env: fake.deployment_env(),
         ..StackConfig::default()
     };
     let mut stack = Stack::new(db, config).await;
@@ -173,7 +144,7 @@ async fn a_connected_owner_gets_the_meeting_in_google_calendar(db: TestDb) {
     stack.start_worker().await;
     let person = Person::new(&stack, OWNER, "Ann", "en");
     connects(&person, &fake).await;
-    let queue = queue_for(&stack).await;
+    let queue = stack.queue().await;
 
     // Booked: one event on Ann's calendar, with a Meet and Max as guest.
     let starts = days_ahead(clock.now(), 3);
