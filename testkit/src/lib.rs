@@ -14,3 +14,4 @@ pub mod people;
 pub mod process;
 pub mod records;
 pub mod stack;
+mod watched;

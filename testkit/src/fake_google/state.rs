@@ -1,15 +1,16 @@
 //! The fake's memory (accounts, OAuth clients and grants, calendars and
 //! their events, push channels, faults, the request log) and the lock plus
-//! change signal around it — the same pattern as the fake Telegram.
+//! change signal around it ([`Watched`], shared with the fake Telegram).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::MutexGuard;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::Value;
-use tokio::sync::watch;
 use tokio::time::Instant;
+
+use crate::watched::Watched;
 
 use super::FakeGoogleConfig;
 use super::faults::{ChaosState, FaultQueue};
@@ -20,8 +21,7 @@ pub(crate) struct Shared {
     pub config: FakeGoogleConfig,
     /// `http://127.0.0.1:PORT`.
     pub base_url: String,
-    state: Mutex<State>,
-    events: watch::Sender<u64>,
+    state: Watched<State>,
 }
 
 impl Shared {
@@ -33,25 +33,18 @@ impl Shared {
         Self {
             config,
             base_url,
-            state: Mutex::new(state),
-            events: watch::Sender::new(0),
+            state: Watched::new(state),
         }
     }
 
     /// Reads the state (never held across `.await`).
     pub(crate) fn lock(&self) -> MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+        self.state.lock()
     }
 
     /// Changes the state and wakes everyone waiting for a change.
     pub(crate) fn update<T>(&self, change: impl FnOnce(&mut State) -> T) -> T {
-        let result = {
-            let mut state = self.lock();
-            change(&mut state)
-        };
-        self.events
-            .send_modify(|version| *version = version.wrapping_add(1));
-        result
+        self.state.update(change)
     }
 
     /// Waits until `check` finds something, re-checking after every change,
@@ -59,33 +52,9 @@ impl Shared {
     pub(crate) async fn wait_until<T>(
         &self,
         deadline: Option<Instant>,
-        mut check: impl FnMut(&State) -> Option<T>,
+        check: impl FnMut(&State) -> Option<T>,
     ) -> Option<T> {
-        let mut events = self.events.subscribe();
-        loop {
-            events.mark_unchanged();
-            let found = {
-                let state = self.lock();
-                check(&state)
-            };
-            if found.is_some() {
-                return found;
-            }
-            let changed = match deadline {
-                Some(deadline) => tokio::time::timeout_at(deadline, events.changed())
-                    .await
-                    .ok(),
-                None => Some(events.changed().await),
-            };
-            match changed {
-                None => return None,
-                Some(Ok(())) => {}
-                Some(Err(_)) => {
-                    let state = self.lock();
-                    return check(&state);
-                }
-            }
-        }
+        self.state.wait_until(deadline, check).await
     }
 
     /// `http://127.0.0.1:PORT`.

@@ -1,16 +1,17 @@
 //! The fake's memory (users, chats, the update queue, transcripts, counters)
 //! and the lock plus change signal around it.
 //!
-//! The state sits behind a `std` mutex that is only held for short sections
-//! without `.await` (tokio's advice for such data); every wait goes through
-//! the `watch` channel that is bumped after each change.
+//! The state sits in a [`Watched`]: a `std` mutex that is only held for
+//! short sections without `.await` (tokio's advice for such data), and a
+//! signal bumped after each change that every wait goes through.
 
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::MutexGuard;
 
 use serde_json::{Value, json};
-use tokio::sync::watch;
 use tokio::time::Instant;
+
+use crate::watched::Watched;
 
 use super::FakeTelegramConfig;
 use super::faults::{ChaosState, FaultQueue};
@@ -24,8 +25,7 @@ use super::transcript::{
 #[derive(Debug)]
 pub(crate) struct Shared {
     pub config: FakeTelegramConfig,
-    state: Mutex<State>,
-    events: watch::Sender<u64>,
+    state: Watched<State>,
 }
 
 impl Shared {
@@ -38,25 +38,18 @@ impl Shared {
         });
         Self {
             config,
-            state: Mutex::new(State::new(bot)),
-            events: watch::Sender::new(0),
+            state: Watched::new(State::new(bot)),
         }
     }
 
-    /// Reads the state (no waiting inside; never held across `.await`).
+    /// Reads the state (never held across `.await`).
     pub(crate) fn lock(&self) -> MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+        self.state.lock()
     }
 
     /// Changes the state and wakes everyone waiting for a change.
     pub(crate) fn update<T>(&self, change: impl FnOnce(&mut State) -> T) -> T {
-        let result = {
-            let mut state = self.lock();
-            change(&mut state)
-        };
-        self.events
-            .send_modify(|version| *version = version.wrapping_add(1));
-        result
+        self.state.update(change)
     }
 
     /// Waits until `check` finds something, re-checking after every change,
@@ -64,34 +57,9 @@ impl Shared {
     pub(crate) async fn wait_until<T>(
         &self,
         deadline: Option<Instant>,
-        mut check: impl FnMut(&State) -> Option<T>,
+        check: impl FnMut(&State) -> Option<T>,
     ) -> Option<T> {
-        let mut events = self.events.subscribe();
-        loop {
-            events.mark_unchanged();
-            let found = {
-                let state = self.lock();
-                check(&state)
-            };
-            if found.is_some() {
-                return found;
-            }
-            let changed = match deadline {
-                Some(deadline) => tokio::time::timeout_at(deadline, events.changed())
-                    .await
-                    .ok(),
-                None => Some(events.changed().await),
-            };
-            match changed {
-                None => return None,
-                Some(Ok(())) => {}
-                // The sender lives as long as `self`; check a last time.
-                Some(Err(_)) => {
-                    let state = self.lock();
-                    return check(&state);
-                }
-            }
-        }
+        self.state.wait_until(deadline, check).await
     }
 
     /// Today's Unix time by the configured clock (message dates).
