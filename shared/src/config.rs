@@ -21,6 +21,8 @@
 //! | `GOOGLE_REVOKE_URL` | `https://oauth2.googleapis.com/revoke` |
 //! | `GOOGLE_API_URL` | `https://www.googleapis.com` (base) |
 //! | `GOOGLE_SERVICE_ACCOUNT_JSON` / `GOOGLE_SERVICE_ACCOUNT_FILE` | unset (one or neither) |
+//! | `GOOGLE_RETRY_BASE` / `GOOGLE_RETRY_CAP` / `GOOGLE_RETRY_ATTEMPTS` | `500ms` / `30s` / `6` (one Google call) |
+//! | `GOOGLE_HTTP_TIMEOUT` | `20s` |
 //! | `TOKEN_ENCRYPTION_KEY` | unset; 32 bytes base64, required with Google |
 //! | `TELEGRAM_RATE` / `TELEGRAM_BULK_RATE` | `28` / `20` messages per second |
 //! | `TELEGRAM_POLL_TIMEOUT` | `25s` |
@@ -56,6 +58,7 @@ use url::Url;
 
 use crate::db::DatabaseUrl;
 use crate::domain::settings::{BookingMode, BookingSettings, LimitPeriod};
+use crate::google::calendar::RetryPolicy;
 
 /// One wrong or missing setting.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -170,6 +173,11 @@ pub struct GoogleConfig {
     pub service_account: Option<ServiceAccountKey>,
     /// Key for tokens at rest; present whenever Google is configured.
     pub token_encryption_key: Option<EncryptionKey>,
+    /// How one Calendar call is repeated on 429, rate-limit 403s, 5xx and
+    /// timeouts before the job itself counts an attempt as failed.
+    pub retry: RetryPolicy,
+    /// Longest wait for one answer from Google.
+    pub http_timeout: Duration,
 }
 
 impl GoogleConfig {
@@ -563,8 +571,41 @@ impl GoogleConfig {
             api_url: env.url("GOOGLE_API_URL", "https://www.googleapis.com")?,
             service_account,
             token_encryption_key,
+            retry: google_retry(env)?,
+            http_timeout: env.duration(
+                "GOOGLE_HTTP_TIMEOUT",
+                Duration::from_secs(20),
+                Duration::from_millis(100),
+                Duration::from_secs(300),
+            )?,
         })
     }
+}
+
+fn google_retry(env: &Env) -> Result<RetryPolicy, ConfigError> {
+    let base = env.duration(
+        "GOOGLE_RETRY_BASE",
+        Duration::from_millis(500),
+        Duration::from_millis(1),
+        Duration::from_secs(60),
+    )?;
+    let cap = env.duration(
+        "GOOGLE_RETRY_CAP",
+        Duration::from_secs(30),
+        Duration::from_millis(1),
+        Duration::from_secs(600),
+    )?;
+    if cap < base {
+        return Err(ConfigError::new(
+            "GOOGLE_RETRY_CAP",
+            "is shorter than GOOGLE_RETRY_BASE",
+        ));
+    }
+    Ok(RetryPolicy {
+        base,
+        cap,
+        attempts: env.number("GOOGLE_RETRY_ATTEMPTS", 6, 1, 20)?,
+    })
 }
 
 fn service_account_key(env: &Env) -> Result<Option<ServiceAccountKey>, ConfigError> {

@@ -22,9 +22,11 @@
 //!   patched (a patch keeps what the owner edited in Google);
 //! - cancelled: the event deleted (already gone counts as done).
 //!
-//! A 401 refreshes the token and tries once more; transient failures are
-//! retried by the queue; a refused request (400, 403) fails the sync at
-//! once. A connection that turns out broken (revoked grant, unreadable
+//! A 401 refreshes the token and tries once more; transient failures (429,
+//! rate-limit 403s, 5xx, timeouts) are retried per call with backoff and
+//! jitter (`GOOGLE_RETRY_*`), then by the queue; a refused request (400,
+//! 403) fails the sync at once. A sync that gives up is recorded failed and
+//! the admins are told once ([`crate::sync_failures`]). A connection that turns out broken (revoked grant, unreadable
 //! tokens: the owner was asked to reconnect) sends THIS revision as `.ics`
 //! files instead, so the meeting still reaches the calendars; a meeting
 //! whose first sync went out as `.ics` stays on `.ics`.
@@ -58,7 +60,7 @@ use shared::domain::ics::{self, Invite, Method, Owed, Party};
 use shared::domain::profile::stored_zone;
 use shared::google::SecretString;
 use shared::google::calendar::{
-    Attendee, CalendarError, Deleted, Event, EventTime, SendUpdates, deterministic_event_id,
+    Attendee, CalendarError, Deleted, Event, EventTime, SendUpdates, deterministic_event_id, retry,
 };
 use shared::google::tokens::TokenError;
 use shared::i18n::dates::meeting_when;
@@ -68,6 +70,7 @@ use shared::telegram::OutgoingMessage;
 use shared::telegram::message::{Attachment, Button};
 
 use crate::jobs::{Clients, GoogleSync};
+use crate::{google_changes, sync_failures};
 
 /// The audit action of a synced revision.
 const SYNCED_ACTION: &str = "meeting.calendar_synced";
@@ -191,18 +194,7 @@ pub async fn sync_calendar(job: SyncCalendar, ctx: JobContext<Clients>) -> Resul
             } else {
                 format!("refused: {error}")
             };
-            let marked = ctx
-                .db
-                .write(move |c| {
-                    let Some(meeting) = meetings::find(c, id)? else {
-                        return Ok(false);
-                    };
-                    calendar_sync::mark_failed(c, id, meeting.revision, &reason)
-                })
-                .await;
-            if let Err(mark_error) = marked {
-                tracing::warn!(error = %mark_error, meeting_id = %id, "cannot record the failed sync");
-            }
+            sync_failures::gave_up(&ctx, id, reason, &job.correlation_id).await;
             tracing::error!(%error, meeting_id = %id, "calendar sync failed");
             Err(JobError::permanent(error))
         }
@@ -504,10 +496,6 @@ fn party((user, name, email): &(UserId, String, Option<String>)) -> Party<'_> {
     }
 }
 
-/// The audit action of a meeting cancelled because its owner deleted the
-/// event in Google Calendar.
-const DELETED_IN_CALENDAR_ACTION: &str = "meeting.cancelled_in_calendar";
-
 /// Calls on one owner's calendar with one access token, refreshed once
 /// when Google answers 401.
 struct Session<'a> {
@@ -545,7 +533,17 @@ impl Answer {
 }
 
 impl Session<'_> {
+    /// One call, repeated on transient failures by the retry policy (a
+    /// 409 or 401 comes back at once, for the caller to handle).
     async fn send(&self, token: &SecretString, call: Call<'_>) -> Result<Answer, CalendarError> {
+        retry(self.google.retry, || self.send_once(token, call)).await
+    }
+
+    async fn send_once(
+        &self,
+        token: &SecretString,
+        call: Call<'_>,
+    ) -> Result<Answer, CalendarError> {
         let calendar = &self.google.calendar;
         let id = self.calendar_id.as_str();
         Ok(match call {
@@ -649,7 +647,15 @@ async fn sync_google(
                     Err(Failure::Calendar(CalendarError::Conflict)) => {
                         let existing = session.call(Call::Get(&event_id)).await?.event();
                         if existing.is_cancelled() {
-                            return owner_deleted(job, ctx, meeting, owner, &event_id).await;
+                            google_changes::event_deleted(
+                                ctx,
+                                meeting.id,
+                                owner,
+                                &event_id,
+                                &job.correlation_id,
+                            )
+                            .await?;
+                            return Ok(());
                         }
                         if existing.start != times.start || existing.end != times.end {
                             session.call(Call::Patch(&event_id, &times)).await?.event()
@@ -672,7 +678,15 @@ async fn sync_google(
                     ),
                     Ok(_)
                     | Err(Failure::Calendar(CalendarError::NotFound | CalendarError::Gone)) => {
-                        return owner_deleted(job, ctx, meeting, owner, &event_id).await;
+                        google_changes::event_deleted(
+                            ctx,
+                            meeting.id,
+                            owner,
+                            &event_id,
+                            &job.correlation_id,
+                        )
+                        .await?;
+                        return Ok(());
                     }
                     Err(error) => return Err(error),
                 }
@@ -723,104 +737,6 @@ async fn sync_google(
         }
     }
     Ok(())
-}
-
-/// The owner deleted the meeting's event in Google: the meeting is
-/// cancelled (the bot never puts a deleted event back), and the sync of
-/// the cancellation is queued.
-async fn owner_deleted(
-    job: &SyncCalendar,
-    ctx: &JobContext<Clients>,
-    meeting: &Meeting,
-    owner: UserId,
-    event_id: &str,
-) -> Result<(), Failure> {
-    let id = meeting.id;
-    let now = ctx.clock.now();
-    let correlation_id = job.correlation_id.clone();
-    let event_id = event_id.to_owned();
-    let company_zone = ctx.clients.company_zone;
-    let cancelled = ctx
-        .db
-        .write(move |c| {
-            calendar_sync::record_event(c, id, owner, &event_id, None)?;
-            let cancelled = match meetings::cancel(c, id, owner, None, now) {
-                Ok(cancelled) => cancelled,
-                Err(shared::domain::booking::BookingError::Db(error)) => return Err(error),
-                // Cancelled or moved meanwhile: that change's job syncs.
-                Err(_) => return Ok(None),
-            };
-            audit::record(
-                c,
-                &AuditEntry {
-                    actor: Some(owner),
-                    actor_telegram_id: None,
-                    action: DELETED_IN_CALENDAR_ACTION,
-                    target_user: Some(cancelled.manager_id),
-                    target: Some(format!("meeting:{}", id.0)),
-                    data: json!({ "revision": cancelled.revision, "event_id": event_id }),
-                    correlation_id: Some(&correlation_id),
-                },
-                now,
-            )?;
-            let notice =
-                tell_manager_deleted(c, &cancelled, owner, company_zone, &correlation_id, now)?;
-            Ok(Some((cancelled.revision, notice)))
-        })
-        .await?;
-    if let Some((revision, notice)) = cancelled {
-        tracing::info!(meeting_id = %id, "the owner deleted the event in Google; meeting cancelled");
-        if let Some(outbox_id) = notice {
-            DeliverMessage::push_after_commit(&ctx.clients.queue, outbox_id, &job.correlation_id)
-                .await;
-        }
-        SyncCalendar::push_after_commit(&ctx.clients.queue, id, revision, &job.correlation_id)
-            .await;
-    }
-    Ok(())
-}
-
-/// Tells the manager (once) that the owner deleted the meeting's event in
-/// Google Calendar, so the meeting is cancelled: in their language and
-/// zone. Nothing for a manager who is not active or blocked the bot.
-fn tell_manager_deleted(
-    conn: &mut DbConn,
-    meeting: &Meeting,
-    owner: UserId,
-    company_zone: Tz,
-    correlation_id: &str,
-    now: DateTime<Utc>,
-) -> Result<Option<OutboxMessageId>, DbError> {
-    let Some(manager) = users::find(conn, meeting.manager_id)? else {
-        return Ok(None);
-    };
-    if !manager.is_active() || manager.unreachable_at.is_some() {
-        return Ok(None);
-    }
-    let owner_name = users::find(conn, owner)?
-        .map(|o| o.full_name())
-        .unwrap_or_default();
-    let zone = stored_zone(&manager.time_zone, company_zone);
-    let when = meeting_when(manager.language, zone, meeting.starts_at, meeting.ends_at);
-    let text = t(
-        manager.language,
-        "calendar.deleted_in_google",
-        &[("when", &when), ("with", &owner_name)],
-    );
-    outbox::insert(
-        conn,
-        &NewOutboxMessage {
-            chat_id: manager.telegram_id.0,
-            recipient: Some(manager.id),
-            kind: "meeting.cancelled_in_calendar",
-            lane: Lane::Bulk,
-            body: OutgoingMessage::text(text).to_json(),
-            broadcast: None,
-            dedupe_key: Some(format!("deleted-in-google:{}", meeting.id.0)),
-            correlation_id: Some(correlation_id),
-        },
-        now,
-    )
 }
 
 /// What the Google branch records after Google matched the meeting.

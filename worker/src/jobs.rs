@@ -5,7 +5,7 @@ use chrono_tz::Tz;
 use shared::db::outbox;
 use shared::db::types::OutboxMessageId;
 use shared::domain::delivery::OutboxState;
-use shared::google::calendar::CalendarClient;
+use shared::google::calendar::{CalendarClient, RetryPolicy};
 use shared::google::tokens::TokenSource;
 use shared::jobs::{DeliverMessage, JobContext, JobError, Queue};
 use shared::telegram::delivery::{Delivery, DeliveryOutcome};
@@ -32,6 +32,9 @@ pub struct Clients {
 #[derive(Debug, Clone)]
 pub struct GoogleSync {
     pub calendar: CalendarClient,
+    /// How one call is repeated on transient failures (429, rate-limit
+    /// 403s, 5xx, timeouts) before the job counts a failed attempt.
+    pub retry: RetryPolicy,
     /// Access tokens of the connected owners (refreshed, persisted, and a
     /// dead grant marked broken with a reconnect request).
     pub tokens: TokenSource,

@@ -4,11 +4,13 @@
 
 mod broadcast;
 mod calendar_sync;
+mod google_changes;
 mod jobs;
 mod nudges;
 mod overdue;
 mod periodic;
 mod reminders;
+mod sync_failures;
 mod work_status;
 
 use std::process::ExitCode;
@@ -144,11 +146,12 @@ fn google_sync(
     else {
         return Ok(None);
     };
-    let calendar = CalendarClient::new(config.google.api_url.clone(), timeout)
+    let calendar = CalendarClient::new(config.google.api_url.clone(), config.google.http_timeout)
         .context("cannot build the Google Calendar client")?;
     tracing::info!("Google Calendar sync enabled");
     Ok(Some(GoogleSync {
         calendar,
+        retry: config.google.retry,
         tokens: TokenSource::new(db.clone(), queue.clone(), clock.clone(), oauth, cipher),
     }))
 }
