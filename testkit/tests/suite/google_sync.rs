@@ -610,3 +610,160 @@ async fn a_refused_sync_fails_once_and_tells_the_admins_once() {
     stack.assert_no_secret_in_logs();
     fake.shutdown().await;
 }
+
+/// The guests of an event, by email.
+fn guests(event: &Value) -> Vec<String> {
+    event["attendees"]
+        .as_array()
+        .map(|all| {
+            all.iter()
+                .filter_map(|a| a["email"].as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// A collective meeting becomes ONE event on the calendar of the first
+/// owner who connected one (the other owner and the manager invited);
+/// an access token Google stopped accepting (401) is refreshed once and
+/// the call made again; a grant revoked in Google sends that revision as
+/// `.ics` files instead (the owner asked to reconnect once) — nothing
+/// fails, nothing is lost.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn collective_meetings_expired_tokens_and_revoked_grants() {
+    const BOB: i64 = 7603;
+    const BOB_EMAIL: &str = "bob@example.com";
+    let fake = FakeGoogle::start(FakeGoogleConfig::default()).await;
+    fake.add_account(ANN);
+    let config = StackConfig {
+        env: fake.deployment_env(),
+        ..StackConfig::default()
+    };
+    let mut stack = Stack::new(TestDb::postgres().await, config).await;
+    let db = stack.db.db.clone();
+    let ann = seed(&db, OWNER, "Ann", Some(Role::Owner), BERLIN).await;
+    let bob = seed(&db, BOB, "Bob", Some(Role::Owner), BERLIN).await;
+    let max = seed(&db, MANAGER, "Max", Some(Role::Manager), NEW_YORK).await;
+    let clock = Clock::with_offset_file(stack.clock_file());
+    let now = clock.now();
+    let (max_id, bob_id) = (max.id, bob.id);
+    db.write(move |c| {
+        users::set_email(c, max_id, Some(MAX_EMAIL), now)?;
+        users::set_email(c, bob_id, Some(BOB_EMAIL), now)
+    })
+    .await
+    .unwrap();
+    for chat in [OWNER, BOB, MANAGER] {
+        stack.telegram.user(chat).has_chat();
+    }
+    stack.start_bot().await;
+    stack.start_worker().await;
+    let ann_person = Person::new(&stack, OWNER, "Ann", "en");
+    connects(&ann_person, &fake).await;
+    let queue = stack.queue().await;
+
+    // Bob (no calendar) comes first among the owners; Ann's calendar holds
+    // the one event, Bob and Max are its guests.
+    let starts = days_ahead(clock.now(), 4);
+    let new = NewBooking {
+        manager: max.id,
+        owners: vec![bob.id, ann.id],
+        starts_at: starts,
+        ends_at: starts + TimeDelta::hours(1),
+        mode: BookingMode::Collective,
+        period_key: "test-collective".to_owned(),
+        limit: 5,
+        reminder_offsets: Vec::new(),
+        correlation_id: Some("test-collective".to_owned()),
+    };
+    let now = clock.now();
+    let booked = db
+        .write(move |c| Ok(meetings::book(c, &new, now)))
+        .await
+        .unwrap()
+        .unwrap();
+    let id = booked.id;
+    SyncCalendar::push(&queue, id, booked.revision, "test-collective")
+        .await
+        .unwrap();
+    let stored = synced(&db, id).await;
+    assert_eq!(stored.calendar_owner_id, Some(ann.id));
+    let events = fake.events(ANN);
+    let live_events = live(&events);
+    assert_eq!(live_events.len(), 1, "{events:#?}");
+    let mut invited = guests(live_events[0]);
+    invited.sort();
+    assert_eq!(invited, vec![BOB_EMAIL.to_owned(), MAX_EMAIL.to_owned()]);
+    for chat in [OWNER, BOB, MANAGER] {
+        assert!(stack.telegram.documents(chat).is_empty(), "chat {chat}");
+    }
+
+    // Google stops accepting the stored access token: one refresh, and the
+    // move reaches the event.
+    fake.expire_access_tokens();
+    let token_calls = |fake: &FakeGoogle| fake.stats().calls.get("oauth.token").copied();
+    let before = token_calls(&fake);
+    let moved_to = starts + TimeDelta::hours(3);
+    let to = NewTime {
+        starts_at: moved_to,
+        ends_at: moved_to + TimeDelta::hours(1),
+        period_key: "test-collective-2".to_owned(),
+        limit: 5,
+        reminder_offsets: Vec::new(),
+    };
+    let now = clock.now();
+    let moved = db
+        .write(move |c| Ok(meetings::reschedule(c, id, &to, now)))
+        .await
+        .unwrap()
+        .unwrap();
+    SyncCalendar::push(&queue, id, moved.revision, "test-move")
+        .await
+        .unwrap();
+    synced(&db, id).await;
+    let events = fake.events(ANN);
+    assert_eq!(instant(&live(&events)[0]["start"]), moved_to);
+    assert_eq!(
+        token_calls(&fake).unwrap_or(0),
+        before.unwrap_or(0) + 1,
+        "one refresh"
+    );
+
+    // Ann revokes the bot's access in her Google account: the next
+    // revision goes out as .ics files, and Ann is asked to reconnect once.
+    assert!(fake.revoke_account(ANN) > 0);
+    let now = clock.now();
+    let cancelled = db
+        .write(move |c| Ok(meetings::cancel(c, id, max_id, None, now)))
+        .await
+        .unwrap()
+        .unwrap();
+    SyncCalendar::push(&queue, id, cancelled.revision, "test-cancel")
+        .await
+        .unwrap();
+    let done = synced(&db, id).await;
+    assert_eq!(done.status, MeetingStatus::Cancelled);
+    ann_person
+        .gets_after(0, "Google Calendar stopped working")
+        .await;
+    for chat in [OWNER, BOB, MANAGER] {
+        let deadline = tokio::time::Instant::now() + WAIT;
+        while stack.telegram.documents(chat).is_empty() {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "no cancellation file for chat {chat}"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+    }
+    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    assert_eq!(
+        ann_person
+            .messages_with("Google Calendar stopped working")
+            .len(),
+        1,
+        "asked to reconnect once"
+    );
+    stack.assert_no_secret_in_logs();
+    fake.shutdown().await;
+}
