@@ -2,6 +2,7 @@
 //! writes to the database and enqueues jobs for the worker. It also serves
 //! `/health` and `/ready` over HTTP, and the Google OAuth callback.
 
+mod google_push;
 mod handlers;
 mod health;
 mod leader;
@@ -79,6 +80,12 @@ async fn serve(config: Config, mut shutdown: ShutdownSignal) -> anyhow::Result<(
         clock.clone(),
         Arc::clone(&health),
     )
+    .merge(google_push::router(google_push::GooglePush {
+        db: db.clone(),
+        queue: queue.clone(),
+        clock: clock.clone(),
+        secrets: google_push::secrets(&config),
+    }))
     .merge(oauth_callback::router(OAuthCallback {
         db: db.clone(),
         queue: queue.clone(),

@@ -23,6 +23,7 @@
 //! | `GOOGLE_SERVICE_ACCOUNT_JSON` / `GOOGLE_SERVICE_ACCOUNT_FILE` | unset (one or neither) |
 //! | `GOOGLE_RETRY_BASE` / `GOOGLE_RETRY_CAP` / `GOOGLE_RETRY_ATTEMPTS` | `500ms` / `30s` / `6` (one Google call) |
 //! | `GOOGLE_HTTP_TIMEOUT` | `20s` |
+//! | `GOOGLE_BUSY_SYNC_INTERVAL` | `5m` (busy times read from each connected calendar at least this often) |
 //! | `TOKEN_ENCRYPTION_KEY` | unset; 32 bytes base64, required with Google |
 //! | `TELEGRAM_RATE` / `TELEGRAM_BULK_RATE` | `28` / `20` messages per second |
 //! | `TELEGRAM_POLL_TIMEOUT` | `25s` |
@@ -178,6 +179,10 @@ pub struct GoogleConfig {
     pub retry: RetryPolicy,
     /// Longest wait for one answer from Google.
     pub http_timeout: Duration,
+    /// How stale a connected calendar's busy times may get before the
+    /// worker's sweep reads them again (push notifications, when
+    /// `PUBLIC_URL` is HTTPS, bring changes sooner).
+    pub busy_sync_interval: Duration,
 }
 
 impl GoogleConfig {
@@ -577,6 +582,12 @@ impl GoogleConfig {
                 Duration::from_secs(20),
                 Duration::from_millis(100),
                 Duration::from_secs(300),
+            )?,
+            busy_sync_interval: env.duration(
+                "GOOGLE_BUSY_SYNC_INTERVAL",
+                Duration::from_secs(300),
+                Duration::from_secs(1),
+                Duration::from_secs(86_400),
             )?,
         })
     }

@@ -10,6 +10,7 @@ pub mod bins;
 pub mod db;
 pub mod fake_google;
 pub mod fake_telegram;
+pub mod google_people;
 pub mod people;
 pub mod process;
 pub mod records;

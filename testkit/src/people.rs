@@ -183,6 +183,91 @@ impl Person {
             .collect()
     }
 
+    /// Walks `/schedule` → `owner` → first free day → first free time;
+    /// returns the confirm screen.
+    pub async fn reaches_confirm(&self, owner: &str) -> BotMessage {
+        let owners = self.says("/schedule", "Whom would you like to meet?").await;
+        let data = owners
+            .callback_data(owner)
+            .unwrap_or_else(|| panic!("no owner {owner:?}"))
+            .to_owned();
+        let (days, _) = self.presses(owners.message_id, &data, "Pick a day").await;
+        let (_, day) = days
+            .buttons_with(" · ")
+            .into_iter()
+            .next()
+            .expect("a free day");
+        let (times, _) = self.presses(days.message_id, &day, "Pick a time").await;
+        let (_, time) = times
+            .buttons_with(":")
+            .into_iter()
+            .next()
+            .expect("a free time");
+        let (confirm, _) = self.presses(times.message_id, &time, "Book ").await;
+        confirm
+    }
+
+    /// Books the first free slot with `owner` through `/schedule`; returns
+    /// the "Booked!" screen.
+    pub async fn books_first_free_slot(&self, owner: &str) -> BotMessage {
+        let confirm = self.reaches_confirm(owner).await;
+        let book = confirm
+            .callback_data("✅ Book")
+            .expect("a Book button")
+            .to_owned();
+        self.presses(confirm.message_id, &book, "Booked!").await.0
+    }
+
+    /// Moves the first meeting of `/my_meetings` to the last free slot of
+    /// the last free day; returns the "Moved." screen and the toast.
+    pub async fn moves_first_meeting_to_last_slot(&self) -> (BotMessage, Option<String>) {
+        let list = self.says("/my_meetings", "Your meetings").await;
+        let (move_label, _) = list
+            .buttons_with("🔁")
+            .into_iter()
+            .next()
+            .expect("a Move button");
+        let (days, _) = self.presses_button(&move_label, "Move your meeting").await;
+        let (_, day) = days
+            .buttons_with(" · ")
+            .into_iter()
+            .last()
+            .expect("a free day");
+        let (times, _) = self.presses(days.message_id, &day, "Pick a time").await;
+        let (_, time) = times
+            .buttons_with(":")
+            .into_iter()
+            .last()
+            .expect("a free time");
+        let (confirm, _) = self
+            .presses(times.message_id, &time, "Move your meeting with")
+            .await;
+        let here = confirm
+            .callback_data("✅ Move here")
+            .expect("a Move here button")
+            .to_owned();
+        self.presses(confirm.message_id, &here, "Moved.").await
+    }
+
+    /// Cancels the first meeting of `/my_meetings` (and confirms); returns
+    /// the screen after and the toast.
+    pub async fn cancels_first_meeting(&self, expected: &str) -> (BotMessage, Option<String>) {
+        let list = self.says("/my_meetings", "Your meetings").await;
+        let (cancel_label, _) = list
+            .buttons_with("❌")
+            .into_iter()
+            .next()
+            .expect("a Cancel button");
+        let (ask, _) = self
+            .presses_button(&cancel_label, "Cancel your meeting")
+            .await;
+        let yes = ask
+            .callback_data("❌ Yes, cancel it")
+            .expect("a Yes button")
+            .to_owned();
+        self.presses(ask.message_id, &yes, expected).await
+    }
+
     /// Registers up to the department question, then picks `department`.
     pub async fn registers(&self, first: &str, last: &str, department: &str, done: &str) {
         self.says(first, "").await;

@@ -6,7 +6,8 @@ use shared::clock::Clock;
 use shared::db::audit::{self, AuditRecord};
 use shared::db::types::{DepartmentId, TelegramId, UserId};
 use shared::db::users::{self, NewUser, User};
-use shared::db::{Db, DbConn, DbError, departments, dialogues};
+use shared::db::{Db, DbConn, DbError, availability, departments, dialogues};
+use shared::domain::availability::DayStarts;
 use shared::domain::user::{Language, Role, Status};
 
 /// A user to store directly (registration has its own tests): an active
@@ -129,4 +130,24 @@ pub async fn dialogue(db: &Db, telegram_id: i64) -> Option<serde_json::Value> {
     db.read(move |c| dialogues::load::<serde_json::Value>(c, TelegramId(telegram_id)))
         .await
         .expect("reading a dialogue")
+}
+
+/// Gives `owner` the same slot start times (minutes after midnight, in
+/// their zone) Monday to Friday.
+pub async fn offer_weekdays(db: &Db, owner: UserId, starts: &[u16]) {
+    let starts = DayStarts::try_from(starts.to_vec()).expect("valid start times");
+    db.write(move |c| {
+        for day in [
+            chrono::Weekday::Mon,
+            chrono::Weekday::Tue,
+            chrono::Weekday::Wed,
+            chrono::Weekday::Thu,
+            chrono::Weekday::Fri,
+        ] {
+            availability::replace_day(c, owner, day, starts)?;
+        }
+        Ok(())
+    })
+    .await
+    .expect("availability is stored");
 }

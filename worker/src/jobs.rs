@@ -10,6 +10,7 @@ use shared::google::tokens::TokenSource;
 use shared::jobs::{DeliverMessage, JobContext, JobError, Queue};
 use shared::telegram::delivery::{Delivery, DeliveryOutcome};
 
+pub use crate::busy_sync::sync_busy;
 pub use crate::calendar_sync::sync_calendar;
 
 /// The clients and settings handlers use.

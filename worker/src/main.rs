@@ -3,6 +3,7 @@
 //! may run side by side.
 
 mod broadcast;
+mod busy_sync;
 mod calendar_sync;
 mod google_changes;
 mod jobs;
@@ -84,6 +85,9 @@ async fn serve(config: Config, mut shutdown: ShutdownSignal) -> anyhow::Result<(
         config.periodic_tick.min(reminders::REMINDER_POLL),
         stopped.clone(),
     ));
+    let busy_sweep = google.clone().map(|google| {
+        tokio::spawn(busy_sync::sweep(&config, &db, &queue, &clock, google).run(stopped.clone()))
+    });
     let ticker = tokio::spawn(
         periodic::Ticker {
             db: db.clone(),
@@ -108,7 +112,8 @@ async fn serve(config: Config, mut shutdown: ShutdownSignal) -> anyhow::Result<(
         }),
     )
     .handle(jobs::deliver_message)
-    .handle(jobs::sync_calendar);
+    .handle(jobs::sync_calendar)
+    .handle(jobs::sync_busy);
     tracing::info!(backend = %db.backend(), "worker started");
     let outcome = runner
         .run(async move {
@@ -117,6 +122,12 @@ async fn serve(config: Config, mut shutdown: ShutdownSignal) -> anyhow::Result<(
         })
         .await;
     let _ = stop.send(true);
+    if let Some(Err(error)) = match busy_sweep {
+        Some(task) => Some(task.await),
+        None => None,
+    } {
+        tracing::warn!(%error, "busy sync sweep ended abnormally");
+    }
     if let Err(error) = ticker.await {
         tracing::warn!(%error, "periodic work ended abnormally");
     }

@@ -183,6 +183,11 @@ pub fn upsert_oauth(
         google_connections::key_id.eq(Some(new.key_id)),
         google_connections::sync_token.eq(None::<String>),
         google_connections::busy_synced_at.eq(None::<UtcTime>),
+        // The old calendar's push channel is left to expire; a notification
+        // on it no longer names this connection.
+        google_connections::watch_channel_id.eq(None::<String>),
+        google_connections::watch_resource_id.eq(None::<String>),
+        google_connections::watch_expires_at.eq(None::<UtcTime>),
         google_connections::broken_reason.eq(None::<String>),
         google_connections::updated_at.eq(UtcTime::from(now)),
     );
@@ -263,4 +268,159 @@ pub fn delete(conn: &mut DbConn, user: UserId) -> Result<Option<GoogleConnection
     diesel::delete(busy_intervals::table.filter(busy_intervals::user_id.eq(user))).execute(conn)?;
     let deleted = diesel::delete(google_connections::table.find(user)).execute(conn)?;
     Ok((deleted > 0).then_some(existing))
+}
+
+/// A connection due for a busy sync: the user, and when their busy times
+/// were last read (`None`: never).
+pub type DueSync = (UserId, Option<DateTime<Utc>>);
+
+/// Active connections whose busy times were never read or last read before
+/// `synced_before`, least recently synced first: what the busy-sync sweep
+/// queues. Each with when it was last synced (part of the job's key).
+pub fn due_for_busy_sync(
+    conn: &mut DbConn,
+    synced_before: DateTime<Utc>,
+    limit: i64,
+) -> Result<Vec<DueSync>, DbError> {
+    let rows: Vec<(UserId, Option<UtcTime>)> = google_connections::table
+        .filter(google_connections::status.eq(ConnectionStatus::Active))
+        .filter(google_connections::kind.eq(ConnectionKind::Oauth))
+        .filter(
+            google_connections::busy_synced_at
+                .is_null()
+                .or(google_connections::busy_synced_at.lt(UtcTime::from(synced_before))),
+        )
+        .order((
+            google_connections::busy_synced_at.asc(),
+            google_connections::user_id.asc(),
+        ))
+        .limit(limit)
+        .select((
+            google_connections::user_id,
+            google_connections::busy_synced_at,
+        ))
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .map(|(user, at)| (user, at.map(DateTime::from)))
+        .collect())
+}
+
+/// Records a finished busy sync: the new sync token and `busy_synced_at`,
+/// only while the connection is still active, on `calendar_id`, and holds
+/// `read_token` — the token the listing started from. `false` means
+/// another sync (or a reconnect) got there first: the caller's results
+/// are stale and must not be written. Call it in the transaction that
+/// writes the intervals.
+pub fn finish_busy_sync(
+    conn: &mut DbConn,
+    user: UserId,
+    calendar_id: &str,
+    read_token: Option<&str>,
+    new_token: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<bool, DbError> {
+    let target = google_connections::table
+        .filter(google_connections::user_id.eq(user))
+        .filter(google_connections::status.eq(ConnectionStatus::Active))
+        .filter(google_connections::calendar_id.eq(calendar_id));
+    let values = (
+        google_connections::sync_token.eq(new_token),
+        google_connections::busy_synced_at.eq(Some(UtcTime::from(now))),
+    );
+    let changed = match read_token {
+        Some(token) => diesel::update(target.filter(google_connections::sync_token.eq(token)))
+            .set(values)
+            .execute(conn)?,
+        None => diesel::update(target.filter(google_connections::sync_token.is_null()))
+            .set(values)
+            .execute(conn)?,
+    };
+    Ok(changed > 0)
+}
+
+/// Forgets the stored sync token (Google answered 410: it is stale), so
+/// the next listing is a full one.
+pub fn drop_sync_token(conn: &mut DbConn, user: UserId, stale: &str) -> Result<(), DbError> {
+    diesel::update(
+        google_connections::table
+            .filter(google_connections::user_id.eq(user))
+            .filter(google_connections::sync_token.eq(stale)),
+    )
+    .set(google_connections::sync_token.eq(None::<String>))
+    .execute(conn)?;
+    Ok(())
+}
+
+/// The connection a push channel belongs to, if any.
+pub fn find_by_channel(
+    conn: &mut DbConn,
+    channel_id: &str,
+) -> Result<Option<GoogleConnection>, DbError> {
+    Ok(google_connections::table
+        .filter(google_connections::watch_channel_id.eq(channel_id))
+        .select(GoogleConnection::as_select())
+        .first(conn)
+        .optional()?)
+}
+
+/// Active OAuth connections without a push channel, or whose channel ends
+/// before `renew_before`: what the sweep (re)opens channels for.
+pub fn watches_due(
+    conn: &mut DbConn,
+    renew_before: DateTime<Utc>,
+    limit: i64,
+) -> Result<Vec<GoogleConnection>, DbError> {
+    Ok(google_connections::table
+        .filter(google_connections::status.eq(ConnectionStatus::Active))
+        .filter(google_connections::kind.eq(ConnectionKind::Oauth))
+        .filter(
+            google_connections::watch_channel_id
+                .is_null()
+                .or(google_connections::watch_expires_at.is_null())
+                .or(google_connections::watch_expires_at.lt(UtcTime::from(renew_before))),
+        )
+        .order(google_connections::user_id.asc())
+        .limit(limit)
+        .select(GoogleConnection::as_select())
+        .load(conn)?)
+}
+
+/// A push channel just opened on the user's calendar.
+#[derive(Debug, Clone)]
+pub struct Watch<'a> {
+    pub channel_id: &'a str,
+    pub resource_id: &'a str,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// Stores `watch` as the user's push channel, replacing `previous` (the
+/// channel id read before it was opened). `false` when the row changed
+/// meanwhile (another worker renewed it, a reconnect, a disconnect): the
+/// caller then stops the channel it opened.
+pub fn replace_watch(
+    conn: &mut DbConn,
+    user: UserId,
+    previous: Option<&str>,
+    watch: &Watch<'_>,
+    now: DateTime<Utc>,
+) -> Result<bool, DbError> {
+    let target = google_connections::table
+        .filter(google_connections::user_id.eq(user))
+        .filter(google_connections::status.eq(ConnectionStatus::Active));
+    let values = (
+        google_connections::watch_channel_id.eq(Some(watch.channel_id)),
+        google_connections::watch_resource_id.eq(Some(watch.resource_id)),
+        google_connections::watch_expires_at.eq(Some(UtcTime::from(watch.expires_at))),
+        google_connections::updated_at.eq(UtcTime::from(now)),
+    );
+    let changed = match previous {
+        Some(id) => diesel::update(target.filter(google_connections::watch_channel_id.eq(id)))
+            .set(values)
+            .execute(conn)?,
+        None => diesel::update(target.filter(google_connections::watch_channel_id.is_null()))
+            .set(values)
+            .execute(conn)?,
+    };
+    Ok(changed > 0)
 }

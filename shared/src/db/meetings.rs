@@ -473,6 +473,150 @@ pub fn reschedule(
     get(conn, id)
 }
 
+/// Where the owner dragged a meeting's event in Google Calendar.
+#[derive(Debug, Clone)]
+pub struct CalendarMove {
+    pub starts_at: DateTime<Utc>,
+    pub ends_at: DateTime<Utc>,
+    /// The period of the new start.
+    pub period_key: String,
+    pub reminder_offsets: Vec<TimeDelta>,
+}
+
+/// Moves meeting `id`, at `revision`, to where its owner moved its event
+/// in Google Calendar: like [`reschedule`] (the new cells of every owner
+/// claimed first, the old ones freed, reminders planned anew) except that
+/// the quota follows without a limit check (the owner's calendar decides,
+/// not the manager's booking allowance) and the new revision is marked
+/// synced, since Google already shows it — the calendar sync has nothing
+/// to patch back. `SlotTaken` when the new time collides with another
+/// meeting or blocked period of an owner (nothing changes);
+/// `NotScheduled` when the meeting changed or was cancelled meanwhile.
+pub fn move_from_calendar(
+    conn: &mut DbConn,
+    id: MeetingId,
+    revision: i32,
+    to: &CalendarMove,
+    now: DateTime<Utc>,
+) -> Result<Meeting, BookingError> {
+    if to.ends_at <= to.starts_at {
+        return Err(BookingError::Invalid(
+            "the meeting must end after it starts",
+        ));
+    }
+    let meeting = find(conn, id)?.ok_or(BookingError::NotFound)?;
+    if meeting.status != MeetingStatus::Scheduled || meeting.revision != revision {
+        return Err(BookingError::NotScheduled);
+    }
+    let people = participants(conn, id)?;
+    let next = revision + 1;
+    conn.transaction(|conn| -> Result<(), BookingError> {
+        let changed = diesel::update(
+            meetings::table
+                .find(id)
+                .filter(meetings::status.eq(MeetingStatus::Scheduled))
+                .filter(meetings::revision.eq(revision)),
+        )
+        .set((
+            meetings::starts_at.eq(UtcTime::from(to.starts_at)),
+            meetings::ends_at.eq(UtcTime::from(to.ends_at)),
+            meetings::period_key.eq(&to.period_key),
+            meetings::revision.eq(next),
+            meetings::sync_state.eq(SyncState::Synced),
+            meetings::synced_revision.eq(Some(next)),
+            meetings::updated_at.eq(UtcTime::from(now)),
+        ))
+        .execute(conn)?;
+        if changed != 1 {
+            return Err(BookingError::NotScheduled);
+        }
+        if to.period_key != meeting.period_key {
+            give_back_quota(conn, meeting.manager_id, &meeting.period_key)?;
+            take_quota(conn, meeting.manager_id, &to.period_key, u16::MAX)?;
+        }
+        let old: Vec<UtcTime> = covered_cells(meeting.starts_at, meeting.ends_at)
+            .map(UtcTime::from)
+            .collect();
+        let new: Vec<UtcTime> = covered_cells(to.starts_at, to.ends_at)
+            .map(UtcTime::from)
+            .collect();
+        let wanted: Vec<UtcTime> = new.iter().filter(|c| !old.contains(c)).copied().collect();
+        let mut owners: Vec<UserId> = people
+            .iter()
+            .filter(|p| p.role == ParticipantRole::Owner)
+            .map(|p| p.user_id)
+            .collect();
+        owners.sort_unstable();
+        for owner in &owners {
+            claim(conn, id, *owner, &wanted)?;
+        }
+        let kept = |cell: &UtcTime| new.contains(cell);
+        let freed: Vec<UtcTime> = old.iter().filter(|c| !kept(c)).copied().collect();
+        for chunk in freed.chunks(CLAIMS_PER_STATEMENT) {
+            diesel::delete(
+                slot_claims::table
+                    .filter(slot_claims::meeting_id.eq(id))
+                    .filter(slot_claims::cell_start.eq_any(chunk.to_vec())),
+            )
+            .execute(conn)?;
+        }
+        drop_pending_reminders(conn, id)?;
+        let recipients: Vec<UserId> = people.iter().map(|p| p.user_id).collect();
+        plan(
+            conn,
+            id,
+            next,
+            &recipients,
+            to.starts_at,
+            &to.reminder_offsets,
+            now,
+        )?;
+        Ok(())
+    })?;
+    get(conn, id)
+}
+
+/// Leaves a new revision of meeting `id` (at `revision`) for the calendar
+/// sync without changing its time, so the sync writes the meeting's time
+/// back over a move in Google the bot refused. The pending reminders carry
+/// over to the new revision (same time, same recipients).
+/// `NotScheduled` when the meeting changed or was cancelled meanwhile.
+pub fn resync_calendar(
+    conn: &mut DbConn,
+    id: MeetingId,
+    revision: i32,
+    now: DateTime<Utc>,
+) -> Result<Meeting, BookingError> {
+    let next = revision + 1;
+    conn.transaction(|conn| -> Result<(), BookingError> {
+        let changed = diesel::update(
+            meetings::table
+                .find(id)
+                .filter(meetings::status.eq(MeetingStatus::Scheduled))
+                .filter(meetings::revision.eq(revision)),
+        )
+        .set((
+            meetings::revision.eq(next),
+            meetings::sync_state.eq(SyncState::Pending),
+            meetings::updated_at.eq(UtcTime::from(now)),
+        ))
+        .execute(conn)?;
+        if changed != 1 {
+            return Err(BookingError::NotScheduled);
+        }
+        diesel::update(
+            reminders::table
+                .filter(reminders::meeting_id.eq(id))
+                .filter(reminders::meeting_revision.eq(revision))
+                .filter(reminders::state.eq(ReminderState::Pending)),
+        )
+        .set(reminders::meeting_revision.eq(next))
+        .execute(conn)?;
+        Ok(())
+    })?;
+    get(conn, id)
+}
+
 /// Takes the new period's quota and gives the old one back, touching the
 /// two rows in key order like every other writer.
 fn move_quota(conn: &mut DbConn, meeting: &Meeting, to: &NewTime) -> Result<(), BookingError> {
@@ -520,6 +664,30 @@ pub fn mark_outcome(
         drop_pending_reminders(conn, id)
     })?;
     get(conn, id)
+}
+
+/// The scheduled meetings of `owner`'s calendar whose Google event is one
+/// of `event_ids`, with that event id: which deleted events were meetings.
+pub fn scheduled_with_events(
+    conn: &mut DbConn,
+    owner: UserId,
+    event_ids: &[String],
+) -> Result<Vec<(MeetingId, String)>, DbError> {
+    let mut found = Vec::new();
+    for chunk in event_ids.chunks(CLAIMS_PER_STATEMENT) {
+        let rows: Vec<(MeetingId, Option<String>)> = meetings::table
+            .filter(meetings::calendar_owner_id.eq(owner))
+            .filter(meetings::status.eq(MeetingStatus::Scheduled))
+            .filter(meetings::google_event_id.eq_any(chunk))
+            .order(meetings::id)
+            .select((meetings::id, meetings::google_event_id))
+            .load(conn)?;
+        found.extend(
+            rows.into_iter()
+                .filter_map(|(id, event)| event.map(|event| (id, event))),
+        );
+    }
+    Ok(found)
 }
 
 /// A meeting by id, whoever it belongs to (callers check who may see it).

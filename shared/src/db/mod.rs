@@ -13,6 +13,7 @@ pub mod blocked_periods;
 pub mod booking_settings;
 pub mod broadcasts;
 pub mod budget;
+pub mod busy_intervals;
 pub mod calendar_sync;
 pub mod departments;
 pub mod dialogues;

@@ -26,6 +26,7 @@ mod deliver_message;
 mod queue;
 mod runner;
 mod settings;
+mod sync_busy;
 mod sync_calendar;
 pub mod trace;
 
@@ -36,12 +37,13 @@ pub use deliver_message::DeliverMessage;
 pub use queue::{Pushed, Queue};
 pub use runner::{JobContext, Runner};
 pub use settings::QueueSettings;
+pub use sync_busy::{ChannelSecrets, NOTIFY_PATH, SyncBusy};
 pub use sync_calendar::SyncCalendar;
 
 /// Every job type's queue name: the one list of job types. A queue name
 /// never changes once shipped; add new job types here (and give the worker
 /// a handler for them with [`Runner::handle`]).
-pub const QUEUES: &[&str] = &[DeliverMessage::QUEUE, SyncCalendar::QUEUE];
+pub const QUEUES: &[&str] = &[DeliverMessage::QUEUE, SyncCalendar::QUEUE, SyncBusy::QUEUE];
 
 /// A job type: a small serde payload of ids, stored in its own queue.
 pub trait Job: Serialize + DeserializeOwned + Send + Sync + 'static {
@@ -156,6 +158,7 @@ mod tests {
         // Queued rows are found by these names: renaming one strands them.
         assert_eq!(DeliverMessage::QUEUE, "deliver-message");
         assert_eq!(SyncCalendar::QUEUE, "sync-calendar");
+        assert_eq!(SyncBusy::QUEUE, "sync-busy");
     }
 
     #[test]

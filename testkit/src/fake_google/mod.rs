@@ -129,6 +129,9 @@ pub struct FakeGoogleConfig {
     /// Accept `http://` push addresses in `events.watch` (Google wants
     /// HTTPS; tests have none).
     pub allow_http_push: bool,
+    /// Deliver notifications for `https://` loopback addresses over plain
+    /// HTTP, as a TLS terminator in front of the deployment would.
+    pub push_over_http: bool,
 }
 
 /// The default client id.
@@ -155,6 +158,7 @@ impl Default for FakeGoogleConfig {
             require_pkce: true,
             require_state: true,
             allow_http_push: false,
+            push_over_http: false,
         }
     }
 }
@@ -187,6 +191,12 @@ impl FakeGoogleConfig {
     /// Accept `http://` push addresses.
     pub fn with_http_push(mut self) -> Self {
         self.allow_http_push = true;
+        self
+    }
+
+    /// Reach `https://` loopback push addresses over plain HTTP.
+    pub fn with_push_over_http(mut self) -> Self {
+        self.push_over_http = true;
         self
     }
 }

@@ -12,10 +12,15 @@ use super::state::Notification;
 const DELIVERY_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// `Some(answered 2xx)` for a loopback address, `None` when not attempted.
-pub(crate) async fn deliver(notification: &Notification) -> Option<bool> {
-    let url = Url::parse(&notification.address).ok()?;
+/// With `plain_http` an `https://` address is reached over plain HTTP (the
+/// TLS terminator in front of a deployment under test).
+pub(crate) async fn deliver(notification: &Notification, plain_http: bool) -> Option<bool> {
+    let mut url = Url::parse(&notification.address).ok()?;
     if !matches!(url.host_str(), Some("localhost" | "127.0.0.1" | "[::1]")) {
         return None;
+    }
+    if plain_http && url.scheme() == "https" {
+        url.set_scheme("http").ok()?;
     }
     let client = reqwest::Client::builder()
         .timeout(DELIVERY_TIMEOUT)

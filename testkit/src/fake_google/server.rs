@@ -309,10 +309,11 @@ pub(crate) fn deliver_pushes(shared: &Arc<Shared>) {
             .filter_map(|index| state.notifications.get(index).cloned().map(|n| (index, n)))
             .collect()
     });
+    let plain_http = shared.config.push_over_http;
     for (index, notification) in queued {
         let shared = Arc::clone(shared);
         tokio::spawn(async move {
-            let delivered = push::deliver(&notification).await;
+            let delivered = push::deliver(&notification, plain_http).await;
             shared.update(|state| {
                 if let Some(stored) = state.notifications.get_mut(index) {
                     stored.delivered = delivered;

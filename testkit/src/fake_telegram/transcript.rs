@@ -88,6 +88,20 @@ impl BotMessage {
             .find(|button| button.text == label)
             .and_then(|button| button.callback_data.as_deref())
     }
+
+    /// The buttons whose label contains `part`, as `(label, data)`, in
+    /// reading order (e.g. every day of a day list: `" · "`).
+    pub fn buttons_with(&self, part: &str) -> Vec<(String, String)> {
+        self.all_buttons()
+            .filter(|button| button.text.contains(part))
+            .map(|button| {
+                (
+                    button.text.clone(),
+                    button.callback_data.clone().unwrap_or_default(),
+                )
+            })
+            .collect()
+    }
 }
 
 /// A change to a bot message.

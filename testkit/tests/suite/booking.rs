@@ -9,19 +9,17 @@ use chrono::{DateTime, Datelike, TimeDelta, TimeZone, Utc, Weekday};
 use diesel::prelude::*;
 use shared::clock::Clock;
 use shared::db::Db;
-use shared::db::availability;
 use shared::db::meetings::{self, Meeting};
 use shared::db::schema;
 use shared::db::types::{MeetingId, UserId, UtcTime};
 use shared::db::users::User;
-use shared::domain::availability::DayStarts;
 use shared::domain::booking::{MeetingStatus, period_key};
 use shared::domain::settings::LimitPeriod;
 use shared::domain::user::{Language, Role, WorkStatus};
 use testkit::db::TestDb;
 use testkit::fake_telegram::BotMessage;
 use testkit::people::Person;
-use testkit::records::{SeedUser, audit_actions, user};
+use testkit::records::{SeedUser, audit_actions, offer_weekdays, user};
 use testkit::stack::{Stack, StackConfig};
 
 const MOSCOW: chrono_tz::Tz = chrono_tz::Europe::Moscow;
@@ -36,26 +34,6 @@ async fn seed(db: &Db, telegram_id: i64, first: &str, role: Role, zone: chrono_t
         .department_named("IT")
         .insert(db)
         .await
-}
-
-/// Gives `owner` the same start times (minutes after midnight) Monday to
-/// Friday.
-async fn offer(db: &Db, owner: UserId, starts: &[u16]) {
-    let starts = DayStarts::try_from(starts.to_vec()).unwrap();
-    db.write(move |c| {
-        for day in [
-            Weekday::Mon,
-            Weekday::Tue,
-            Weekday::Wed,
-            Weekday::Thu,
-            Weekday::Fri,
-        ] {
-            availability::replace_day(c, owner, day, starts)?;
-        }
-        Ok(())
-    })
-    .await
-    .unwrap();
 }
 
 /// Everything booking can change.
@@ -129,38 +107,6 @@ fn ics_of(message: &BotMessage) -> String {
     String::from_utf8(document.bytes.to_vec()).expect("UTF-8")
 }
 
-/// The buttons of `message` whose label contains `part`: `(label, data)`.
-fn buttons_with(message: &BotMessage, part: &str) -> Vec<(String, String)> {
-    message
-        .all_buttons()
-        .filter(|b| b.text.contains(part))
-        .map(|b| (b.text.clone(), b.callback_data.clone().unwrap_or_default()))
-        .collect()
-}
-
-/// Walks `/schedule` → `owner` → first day → first time → confirm screen;
-/// returns the confirm screen.
-async fn up_to_confirm(manager: &Person, owner: &str) -> BotMessage {
-    let owners = manager
-        .says("/schedule", "Whom would you like to meet?")
-        .await;
-    let data = owners.callback_data(owner).unwrap().to_owned();
-    let (days, _) = manager
-        .presses(owners.message_id, &data, "Pick a day")
-        .await;
-    let (_, day) = buttons_with(&days, " · ")
-        .into_iter()
-        .next()
-        .expect("a free day");
-    let (times, _) = manager.presses(days.message_id, &day, "Pick a time").await;
-    let (_, time) = buttons_with(&times, ":")
-        .into_iter()
-        .next()
-        .expect("a free time");
-    let (confirm, _) = manager.presses(times.message_id, &time, "Book ").await;
-    confirm
-}
-
 /// Book, be told in both zones, hit the limit, cancel, move; the audit
 /// trail and the database follow every step.
 async fn a_manager_books_cancels_and_moves(db: TestDb) {
@@ -170,13 +116,13 @@ async fn a_manager_books_cancels_and_moves(db: TestDb) {
     let db = stack.db.db.clone();
     let owner = seed(&db, 601, "Olga", Role::Owner, MOSCOW).await;
     let manager = seed(&db, 602, "Ivan", Role::Manager, YEKATERINBURG).await;
-    offer(&db, owner.id, &[600, 660, 840]).await;
+    offer_weekdays(&db, owner.id, &[600, 660, 840]).await;
     let olga = Person::new(&stack, 601, "Olga", "en");
     let ivan = Person::new(&stack, 602, "Ivan", "en");
 
     // Owners are not offered booking; managers are.
     olga.says("/schedule", "Booking is for managers").await;
-    let confirm = up_to_confirm(&ivan, "Olga Test").await;
+    let confirm = ivan.reaches_confirm("Olga Test").await;
     assert!(
         confirm.text.contains("(Asia/Yekaterinburg)"),
         "{}",
@@ -256,7 +202,7 @@ async fn a_manager_books_cancels_and_moves(db: TestDb) {
         )
         .await;
     let full_week = meeting.period_key.clone();
-    for (_, data) in buttons_with(&days, " · ") {
+    for (_, data) in days.buttons_with(" · ") {
         let date = data.rsplit(':').next().unwrap();
         let date = chrono::NaiveDate::parse_from_str(date, "%Y%m%d").unwrap();
         let noon = MOSCOW
@@ -285,19 +231,7 @@ async fn a_manager_books_cancels_and_moves(db: TestDb) {
     clear_quota_rows_except(&db, manager.id, &full_week).await;
 
     // Cancel from /my_meetings: asked first, then the owner is told.
-    let list = ivan.says("/my_meetings", "Your meetings").await;
-    assert!(list.text.contains("with Olga Test"), "{}", list.text);
-    let (cancel_label, _) = buttons_with(&list, "❌").into_iter().next().unwrap();
-    let (ask, _) = ivan
-        .presses_button(&cancel_label, "Cancel your meeting")
-        .await;
-    let (cancelled, toast) = ivan
-        .presses(
-            ask.message_id,
-            ask.callback_data("❌ Yes, cancel it").unwrap(),
-            "Cancelled:",
-        )
-        .await;
+    let (cancelled, toast) = ivan.cancels_first_meeting("Cancelled:").await;
     assert_eq!(toast.as_deref(), Some("Cancelled"));
     assert!(
         cancelled.text.contains("no upcoming meetings"),
@@ -320,30 +254,9 @@ async fn a_manager_books_cancels_and_moves(db: TestDb) {
     );
 
     // Book again, then move it: the old cells are freed, the owner told.
-    let confirm = up_to_confirm(&ivan, "Olga Test").await;
-    ivan.presses(
-        confirm.message_id,
-        confirm.callback_data("✅ Book").unwrap(),
-        "Booked!",
-    )
-    .await;
+    ivan.books_first_free_slot("Olga Test").await;
     let booked = meetings_of(&db, manager.id).await.pop().unwrap();
-    let list = ivan.says("/my_meetings", "Your meetings").await;
-    let (move_label, _) = buttons_with(&list, "🔁").into_iter().next().unwrap();
-    let (days, _) = ivan.presses_button(&move_label, "Move your meeting").await;
-    let (_, day) = buttons_with(&days, " · ").into_iter().last().unwrap();
-    let (times, _) = ivan.presses(days.message_id, &day, "Pick a time").await;
-    let (_, time) = buttons_with(&times, ":").into_iter().last().unwrap();
-    let (confirm, _) = ivan
-        .presses(times.message_id, &time, "Move your meeting with")
-        .await;
-    let (moved, toast) = ivan
-        .presses(
-            confirm.message_id,
-            confirm.callback_data("✅ Move here").unwrap(),
-            "Moved.",
-        )
-        .await;
+    let (moved, toast) = ivan.moves_first_meeting_to_last_slot().await;
     assert_eq!(toast.as_deref(), Some("Moved"));
     assert!(moved.text.contains("was:"), "{}", moved.text);
     let after = find_meeting(&db, booked.id).await;
@@ -418,7 +331,7 @@ async fn an_away_manager_comes_back_first(db: TestDb) {
     let db = stack.db.db.clone();
     let owner = seed(&db, 611, "Olga", Role::Owner, MOSCOW).await;
     let manager = seed(&db, 612, "Ivan", Role::Manager, MOSCOW).await;
-    offer(&db, owner.id, &[600]).await;
+    offer_weekdays(&db, owner.id, &[600]).await;
     let id = manager.id;
     db.write(move |c| {
         shared::db::users::set_work_status(c, id, WorkStatus::Vacation, None, Clock::system().now())
@@ -461,12 +374,12 @@ async fn forged_booking_presses_change_nothing(db: TestDb) {
     let owner = seed(&db, 621, "Olga", Role::Owner, MOSCOW).await;
     let ivan_row = seed(&db, 622, "Ivan", Role::Manager, MOSCOW).await;
     seed(&db, 623, "Petr", Role::Manager, MOSCOW).await;
-    offer(&db, owner.id, &[600, 660]).await;
+    offer_weekdays(&db, owner.id, &[600, 660]).await;
     let olga = Person::new(&stack, 621, "Olga", "en");
     let ivan = Person::new(&stack, 622, "Ivan", "en");
     let petr = Person::new(&stack, 623, "Petr", "en");
 
-    let confirm = up_to_confirm(&ivan, "Olga Test").await;
+    let confirm = ivan.reaches_confirm("Olga Test").await;
     ivan.presses(
         confirm.message_id,
         confirm.callback_data("✅ Book").unwrap(),
@@ -568,7 +481,7 @@ async fn fifty_managers_race_for_one_slot(db: TestDb) {
     stack.start_bot().await;
     let db = stack.db.db.clone();
     let owner = seed(&db, 631, "Olga", Role::Owner, MOSCOW).await;
-    offer(&db, owner.id, &[600, 630]).await;
+    offer_weekdays(&db, owner.id, &[600, 630]).await;
     let mut managers = Vec::new();
     for n in 0..50 {
         let id = 6_400 + n;

@@ -27,6 +27,7 @@ use shared::google::tokens::{TokenError, TokenSource, stored_refresh_token};
 use testkit::db::TestDb;
 use testkit::fake_google::{Consent, DEFAULT_CLIENT_SECRET, FakeGoogle, FakeGoogleConfig};
 use testkit::fake_telegram::BotMessage;
+use testkit::google_people::link;
 use testkit::people::{Person, WAIT};
 use testkit::records::{SeedUser, audit_actions};
 use testkit::stack::{Stack, StackConfig, TOKEN};
@@ -80,15 +81,6 @@ async fn seed(db: &Db, telegram_id: i64, first_name: &str, role: Role) -> User {
         .department_named("IT")
         .insert(db)
         .await
-}
-
-/// The address of link button `label`.
-fn link(message: &BotMessage, label: &str) -> String {
-    message
-        .all_buttons()
-        .find(|button| button.text == label)
-        .and_then(|button| button.url.clone())
-        .unwrap_or_else(|| panic!("no link button {label:?} in {:?}", message.text))
 }
 
 /// A browser that does not follow redirects: (status, body).

@@ -21,10 +21,10 @@ use shared::domain::user::{Language, Role};
 use shared::google::calendar::deterministic_event_id;
 use shared::jobs::SyncCalendar;
 use testkit::db::TestDb;
-use testkit::fake_google::{Consent, FakeGoogle, FakeGoogleConfig};
-use testkit::fake_telegram::BotMessage;
+use testkit::fake_google::{FakeGoogle, FakeGoogleConfig};
+use testkit::google_people::connects;
 use testkit::people::{Person, WAIT};
-use testkit::records::SeedUser;
+use testkit::records::{SeedUser, offer_weekdays};
 use testkit::stack::{Stack, StackConfig};
 
 const OWNER: i64 = 7601;
@@ -33,37 +33,6 @@ const ANN: &str = "ann.sync@example.com";
 const MAX_EMAIL: &str = "max@example.com";
 const BERLIN: Tz = Tz::Europe__Berlin;
 const NEW_YORK: Tz = Tz::America__New_York;
-
-/// The address of link button `label`.
-fn link(message: &BotMessage, label: &str) -> String {
-    message
-        .all_buttons()
-        .find(|button| button.text == label)
-        .and_then(|button| button.url.clone())
-        .unwrap_or_else(|| panic!("no link button {label:?} in {:?}", message.text))
-}
-
-/// The owner connects their calendar: `/calendar`, Google's consent, the
-/// browser back at the bot's callback, the chat told.
-async fn connects(person: &Person, fake: &FakeGoogle) {
-    let screen = person.says("/calendar", "not connected").await;
-    let url = link(&screen, "🔗 Connect Google Calendar");
-    let location = fake.consent(&url, Consent::grant(ANN)).await.unwrap();
-    let after = person.last_message_id();
-    let status = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap()
-        .get(&location)
-        .send()
-        .await
-        .unwrap()
-        .status();
-    assert_eq!(status.as_u16(), 200);
-    person
-        .gets_after(after, &format!("Calendar connected: {ANN}"))
-        .await;
-}
 
 async fn meeting(db: &Db, id: MeetingId) -> Meeting {
     db.read(move |c| meetings::find(c, id))
@@ -143,7 +112,7 @@ async fn a_connected_owner_gets_the_meeting_in_google_calendar(db: TestDb) {
     stack.start_bot().await;
     stack.start_worker().await;
     let person = Person::new(&stack, OWNER, "Ann", "en");
-    connects(&person, &fake).await;
+    connects(&person, &fake, ANN).await;
     let queue = stack.queue().await;
 
     // Booked: one event on Ann's calendar, with a Meet and Max as guest.
@@ -435,7 +404,7 @@ async fn two_hundred_bookings_survive_chaos_and_a_killed_worker() {
     stack.start_bot().await;
     stack.start_worker().await;
     let clock = Clock::with_offset_file(stack.clock_file());
-    connects(&Person::new(&stack, OWNER, "Ann", "en"), &fake).await;
+    connects(&Person::new(&stack, OWNER, "Ann", "en"), &fake, ANN).await;
     fake.set_chaos(
         testkit::fake_google::Chaos::new(20_261_130, 0.3, 3)
             .with_timeouts(std::time::Duration::from_millis(1_500)),
@@ -561,7 +530,7 @@ async fn a_refused_sync_fails_once_and_tells_the_admins_once() {
     stack.start_bot().await;
     stack.start_worker().await;
     let clock = Clock::with_offset_file(stack.clock_file());
-    connects(&Person::new(&stack, OWNER, "Ann", "en"), &fake).await;
+    connects(&Person::new(&stack, OWNER, "Ann", "en"), &fake, ANN).await;
     let queue = stack.queue().await;
 
     fake.inject(testkit::fake_google::Fault::on(
@@ -659,7 +628,7 @@ async fn collective_meetings_expired_tokens_and_revoked_grants() {
     stack.start_bot().await;
     stack.start_worker().await;
     let ann_person = Person::new(&stack, OWNER, "Ann", "en");
-    connects(&ann_person, &fake).await;
+    connects(&ann_person, &fake, ANN).await;
     let queue = stack.queue().await;
 
     // Bob (no calendar) comes first among the owners; Ann's calendar holds
@@ -766,4 +735,89 @@ async fn collective_meetings_expired_tokens_and_revoked_grants() {
     );
     stack.assert_no_secret_in_logs();
     fake.shutdown().await;
+}
+
+/// The path people take, end to end: Ann connects her calendar through
+/// Google's consent; Max books her through `/schedule` — exactly one event
+/// with a Meet and Max as guest, the Meet link in his chat; he moves it in
+/// `/my_meetings` — the event moves; he cancels — the event is deleted;
+/// nobody gets an `.ics` file.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn booked_moved_and_cancelled_through_the_bot() {
+    let fake = FakeGoogle::start(FakeGoogleConfig::default()).await;
+    fake.add_account(ANN);
+    let config = StackConfig {
+        env: fake.deployment_env(),
+        ..StackConfig::default()
+    };
+    let mut stack = Stack::new(TestDb::postgres().await, config).await;
+    let db = stack.db.db.clone();
+    let ann = seed(&db, OWNER, "Ann", Some(Role::Owner), BERLIN).await;
+    let max = seed(&db, MANAGER, "Max", Some(Role::Manager), NEW_YORK).await;
+    offer_weekdays(&db, ann.id, &[600, 660, 840]).await;
+    let clock = Clock::with_offset_file(stack.clock_file());
+    let (max_id, now) = (max.id, clock.now());
+    db.write(move |c| users::set_email(c, max_id, Some(MAX_EMAIL), now))
+        .await
+        .unwrap();
+    stack.start_bot().await;
+    stack.start_worker().await;
+    connects(&Person::new(&stack, OWNER, "Ann", "en"), &fake, ANN).await;
+    let max_person = Person::new(&stack, MANAGER, "Max", "en");
+
+    max_person.books_first_free_slot("Ann Smith").await;
+    let id = only_meeting_of(&db, max_id).await;
+    let booked = synced(&db, id).await;
+    let events = fake.events(ANN);
+    let [event] = live(&events)[..] else {
+        panic!("one event: {events:#?}")
+    };
+    assert_eq!(event["id"], deterministic_event_id(id).as_str());
+    assert_eq!(instant(&event["start"]), booked.starts_at);
+    assert_eq!(guests(event), vec![MAX_EMAIL.to_owned()]);
+    let meet = booked.meet_link.clone().expect("a Meet link");
+    assert_eq!(event["hangoutLink"], meet.as_str());
+    let link_message = max_person.gets_after(0, "Google Meet link").await;
+    assert!(link_message.text.contains(&meet), "{}", link_message.text);
+
+    let (_, toast) = max_person.moves_first_meeting_to_last_slot().await;
+    assert_eq!(toast.as_deref(), Some("Moved"));
+    let moved = synced(&db, id).await;
+    assert_ne!(moved.starts_at, booked.starts_at);
+    let events = fake.events(ANN);
+    let [event] = live(&events)[..] else {
+        panic!("still one event: {events:#?}")
+    };
+    assert_eq!(event["id"], deterministic_event_id(id).as_str());
+    assert_eq!(instant(&event["start"]), moved.starts_at);
+
+    max_person.cancels_first_meeting("Cancelled:").await;
+    let cancelled = synced(&db, id).await;
+    assert_eq!(cancelled.status, MeetingStatus::Cancelled);
+    let events = fake.events(ANN);
+    assert!(live(&events).is_empty(), "{events:#?}");
+    for chat in [OWNER, MANAGER] {
+        assert!(stack.telegram.documents(chat).is_empty(), "chat {chat}");
+    }
+    assert_eq!(max_person.messages_with("Google Meet link").len(), 1);
+    stack.assert_no_secret_in_logs();
+    fake.shutdown().await;
+}
+
+/// The id of the one meeting `manager` has.
+async fn only_meeting_of(db: &Db, manager: shared::db::types::UserId) -> MeetingId {
+    let ids: Vec<MeetingId> = db
+        .read(move |c| {
+            use shared::db::schema::meetings as table;
+            Ok(table::table
+                .filter(table::manager_id.eq(manager))
+                .select(table::id)
+                .load(c)?)
+        })
+        .await
+        .unwrap();
+    let [id] = ids[..] else {
+        panic!("one meeting: {ids:?}")
+    };
+    id
 }

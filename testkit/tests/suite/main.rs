@@ -38,6 +38,7 @@ mod broadcast;
 mod calendar_sync;
 mod fake_google;
 mod fake_telegram;
+mod google_busy;
 mod google_calendar;
 mod google_connect;
 mod google_sync;
