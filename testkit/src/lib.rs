@@ -11,6 +11,7 @@ pub mod db;
 pub mod fake_google;
 pub mod fake_telegram;
 pub mod google_people;
+pub mod meetings;
 pub mod people;
 pub mod process;
 pub mod records;

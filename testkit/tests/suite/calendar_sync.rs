@@ -5,21 +5,20 @@
 //! lost; a meeting cancelled before its first invite sends nothing; and no
 //! run sends anything twice.
 
-use chrono::{DateTime, Datelike, TimeDelta, TimeZone, Utc};
+use chrono::{DateTime, TimeDelta, Utc};
 use chrono_tz::Tz;
 use diesel::prelude::*;
 use shared::clock::{self, Clock};
 use shared::db::Db;
-use shared::db::meetings::{self, Meeting, NewBooking, NewTime};
+use shared::db::meetings::{self, NewTime};
 use shared::db::schema::outbox_messages;
-use shared::db::types::{MeetingId, UserId};
 use shared::domain::booking::{MeetingStatus, SyncState};
-use shared::domain::settings::BookingMode;
 use shared::domain::user::{Language, Role};
 use shared::jobs::trace::{self, Outcome};
 use shared::jobs::{Job, Pushed, SyncCalendar};
 use testkit::db::TestDb;
 use testkit::fake_telegram::SentDocument;
+use testkit::meetings::{Booking, days_ahead, find};
 use testkit::people::WAIT;
 use testkit::records::SeedUser;
 use testkit::stack::{Stack, StackConfig};
@@ -94,13 +93,6 @@ fn caption(stack: &Stack, chat_id: i64, index: usize) -> String {
         .unwrap_or_default()
 }
 
-async fn meeting(db: &Db, id: MeetingId) -> Meeting {
-    db.read(move |c| meetings::find(c, id))
-        .await
-        .unwrap()
-        .expect("the meeting exists")
-}
-
 /// Dedupe keys of every calendar message written so far.
 async fn calendar_keys(db: &Db) -> Vec<String> {
     db.read(|c| {
@@ -136,27 +128,6 @@ async fn sync_ran(db: &Db, correlation_id: &str) {
     }
 }
 
-fn booking(manager: UserId, owner: UserId, starts_at: DateTime<Utc>) -> NewBooking {
-    NewBooking {
-        manager,
-        owners: vec![owner],
-        starts_at,
-        ends_at: starts_at + TimeDelta::hours(1),
-        mode: BookingMode::Single,
-        period_key: format!("test-{}", starts_at.format("%Y-%m-%d")),
-        limit: 5,
-        reminder_offsets: vec![TimeDelta::hours(1)],
-        correlation_id: Some("test-book".to_owned()),
-    }
-}
-
-/// 10:00 UTC, `days` days after `now`.
-fn days_ahead(now: DateTime<Utc>, days: i64) -> DateTime<Utc> {
-    let day = now + TimeDelta::days(days);
-    Utc.with_ymd_and_hms(day.year(), day.month(), day.day(), 10, 0, 0)
-        .unwrap()
-}
-
 async fn invites_follow_booking_move_and_cancel(db: TestDb) {
     let mut stack = Stack::new(db, StackConfig::default()).await;
     let db = stack.db.db.clone();
@@ -179,7 +150,7 @@ async fn invites_follow_booking_move_and_cancel(db: TestDb) {
     // Booked without a push (as if the bot crashed right after its commit):
     // the sweep finds the pending sync once the grace is over.
     let starts = days_ahead(clock.now(), 3);
-    let new = booking(manager.id, owner.id, starts);
+    let new = Booking::one_hour(manager.id, owner.id, starts).into_new_booking();
     let now = clock.now();
     let booked = db
         .write(move |c| Ok(meetings::book(c, &new, now)))
@@ -238,7 +209,7 @@ async fn invites_follow_booking_move_and_cancel(db: TestDb) {
             && manager_caption.contains("(America/New_York)"),
         "{manager_caption}"
     );
-    let synced = meeting(&db, booked.id).await;
+    let synced = find(&db, booked.id).await;
     assert_eq!(synced.sync_state, SyncState::Synced);
     assert_eq!(synced.synced_revision, Some(1));
 
@@ -304,7 +275,7 @@ async fn invites_follow_booking_move_and_cancel(db: TestDb) {
         );
     }
     assert!(caption(&stack, MANAGER, 2).contains("Отменена"));
-    let done = meeting(&db, id).await;
+    let done = find(&db, id).await;
     assert_eq!(done.status, MeetingStatus::Cancelled);
     assert_eq!(done.sync_state, SyncState::Synced);
     assert_eq!(done.synced_revision, Some(done.revision));
@@ -330,7 +301,7 @@ async fn invites_follow_booking_move_and_cancel(db: TestDb) {
     // A meeting booked and cancelled before its first invite: nothing to
     // take out of any calendar.
     let quiet_start = days_ahead(clock.now(), 5);
-    let new = booking(manager.id, owner.id, quiet_start);
+    let new = Booking::one_hour(manager.id, owner.id, quiet_start).into_new_booking();
     let now = clock.now();
     let quiet = db
         .write(move |c| {
@@ -347,7 +318,7 @@ async fn invites_follow_booking_move_and_cancel(db: TestDb) {
         .await
         .unwrap();
     sync_ran(&db, "test-quiet").await;
-    let quiet = meeting(&db, quiet.id).await;
+    let quiet = find(&db, quiet.id).await;
     assert_eq!(quiet.sync_state, SyncState::Synced);
     assert_eq!(quiet.synced_revision, Some(quiet.revision));
 

@@ -18,19 +18,18 @@ use shared::clock::{self, Clock};
 use shared::config::{Config, Env};
 use shared::db::free_slots::{self, SlotQuery};
 use shared::db::google_connections::{self, GoogleConnection};
-use shared::db::meetings::{self, Meeting, NewBooking};
 use shared::db::types::{MeetingId, UserId};
 use shared::db::users::User;
 use shared::db::{Db, booking_settings, busy_intervals};
-use shared::domain::booking::{MeetingStatus, ReminderState, SyncState};
-use shared::domain::settings::BookingMode;
+use shared::domain::booking::{MeetingStatus, ReminderState};
 use shared::domain::user::{Language, Role};
 use shared::google::ExposeSecret;
 use shared::google::calendar::deterministic_event_id;
-use shared::jobs::{ChannelSecrets, SyncCalendar};
+use shared::jobs::ChannelSecrets;
 use testkit::db::TestDb;
 use testkit::fake_google::{FakeGoogle, FakeGoogleConfig, TEST_TOKEN_KEY};
 use testkit::google_people::connects;
+use testkit::meetings::{Booking, find, is_synced, meeting_until, synced};
 use testkit::people::{Person, WAIT};
 use testkit::records::{SeedUser, offer_weekdays};
 use testkit::stack::{Stack, StackConfig, TOKEN};
@@ -134,33 +133,6 @@ async fn offered_until(
     }
 }
 
-async fn meeting(db: &Db, id: MeetingId) -> Meeting {
-    db.read(move |c| meetings::find(c, id))
-        .await
-        .unwrap()
-        .expect("the meeting exists")
-}
-
-/// Waits until the meeting satisfies `check`.
-async fn meeting_until(db: &Db, id: MeetingId, what: &str, check: impl Fn(&Meeting) -> bool) {
-    let deadline = tokio::time::Instant::now() + WAIT;
-    loop {
-        let current = meeting(db, id).await;
-        if check(&current) {
-            return;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "never {what}: {current:#?}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
-fn is_synced(m: &Meeting) -> bool {
-    m.sync_state == SyncState::Synced && m.synced_revision == Some(m.revision)
-}
-
 /// Books a one-hour meeting of the manager with the owner and waits until
 /// its event is in Google.
 async fn book(
@@ -171,28 +143,11 @@ async fn book(
     clock: &Clock,
 ) -> MeetingId {
     let db = stack.db.db.clone();
-    let new = NewBooking {
-        manager,
-        owners: vec![owner],
-        starts_at: starts,
-        ends_at: starts + TimeDelta::hours(1),
-        mode: BookingMode::Single,
-        period_key: format!("test-{}", starts.format("%Y-%m-%d")),
-        limit: 5,
-        reminder_offsets: vec![TimeDelta::hours(1)],
-        correlation_id: Some("test-book".to_owned()),
-    };
-    let now = clock.now();
-    let booked = db
-        .write(move |c| Ok(meetings::book(c, &new, now)))
-        .await
-        .unwrap()
-        .unwrap();
     let queue = stack.queue().await;
-    SyncCalendar::push(&queue, booked.id, booked.revision, "test-book")
-        .await
-        .unwrap();
-    meeting_until(&db, booked.id, "synced", is_synced).await;
+    let booked = Booking::one_hour(manager, owner, starts)
+        .book_and_sync(&db, &queue, clock)
+        .await;
+    synced(&db, booked.id).await;
     booked.id
 }
 
@@ -295,7 +250,7 @@ async fn busy_times_and_moves_follow_google(db: TestDb) {
     let event_id = deterministic_event_id(id);
     fake.move_event(ANN, &event_id, at(13), at(14)).unwrap();
     meeting_until(&db, id, "moved", |m| m.starts_at == at(13) && is_synced(m)).await;
-    let moved = meeting(&db, id).await;
+    let moved = find(&db, id).await;
     assert_eq!(moved.ends_at, at(14));
     assert_eq!(moved.status, MeetingStatus::Scheduled);
     let told = max.gets_after(0, "Meeting moved").await;
@@ -337,8 +292,8 @@ async fn busy_times_and_moves_follow_google(db: TestDb) {
     .await
     .expect("the event is put back");
     meeting_until(&db, id, "synced again", is_synced).await;
-    assert_eq!(meeting(&db, id).await.starts_at, at(13));
-    assert_eq!(meeting(&db, other).await.starts_at, at(9));
+    assert_eq!(find(&db, id).await.starts_at, at(13));
+    assert_eq!(find(&db, other).await.starts_at, at(9));
     let event = fake.event(ANN, &event_id).unwrap();
     assert_eq!(event_start(&event), at(13), "{event:#}");
 

@@ -5,24 +5,26 @@
 //! in Telegram, a move patches the event's times, a cancel deletes it, and
 //! no `.ics` file goes out for that meeting.
 
-use chrono::{DateTime, Datelike, TimeDelta, TimeZone, Utc};
+use chrono::TimeDelta;
 use chrono_tz::Tz;
 use diesel::prelude::*;
 use serde_json::Value;
 use shared::clock::Clock;
 use shared::db::Db;
-use shared::db::meetings::{self, Meeting, NewBooking, NewTime};
+use shared::db::meetings::{self, Meeting};
 use shared::db::schema::outbox_messages;
 use shared::db::types::MeetingId;
 use shared::db::users::{self, User};
 use shared::domain::booking::{MeetingStatus, SyncState};
-use shared::domain::settings::BookingMode;
 use shared::domain::user::{Language, Role};
 use shared::google::calendar::deterministic_event_id;
-use shared::jobs::SyncCalendar;
 use testkit::db::TestDb;
 use testkit::fake_google::{FakeGoogle, FakeGoogleConfig};
 use testkit::google_people::connects;
+use testkit::meetings::{
+    Booking, cancel_and_sync, days_ahead, event_instant, find, is_synced, live_events,
+    move_and_sync, push_sync, synced,
+};
 use testkit::people::{Person, WAIT};
 use testkit::records::{SeedUser, offer_weekdays};
 use testkit::stack::{Stack, StackConfig};
@@ -33,52 +35,6 @@ const ANN: &str = "ann.sync@example.com";
 const MAX_EMAIL: &str = "max@example.com";
 const BERLIN: Tz = Tz::Europe__Berlin;
 const NEW_YORK: Tz = Tz::America__New_York;
-
-async fn meeting(db: &Db, id: MeetingId) -> Meeting {
-    db.read(move |c| meetings::find(c, id))
-        .await
-        .unwrap()
-        .expect("the meeting exists")
-}
-
-/// Waits until the meeting is synced at its current revision.
-async fn synced(db: &Db, id: MeetingId) -> Meeting {
-    let deadline = tokio::time::Instant::now() + WAIT;
-    loop {
-        let current = meeting(db, id).await;
-        if current.sync_state == SyncState::Synced
-            && current.synced_revision == Some(current.revision)
-        {
-            return current;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "never synced: {current:#?}"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-}
-
-/// The live (not cancelled) events of a calendar.
-fn live(events: &[Value]) -> Vec<&Value> {
-    events
-        .iter()
-        .filter(|event| event["status"] != "cancelled")
-        .collect()
-}
-
-/// 10:00 UTC, `days` days after `now`.
-fn days_ahead(now: DateTime<Utc>, days: i64) -> DateTime<Utc> {
-    let day = now + TimeDelta::days(days);
-    Utc.with_ymd_and_hms(day.year(), day.month(), day.day(), 10, 0, 0)
-        .unwrap()
-}
-
-fn instant(time: &Value) -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339(time["dateTime"].as_str().unwrap())
-        .unwrap()
-        .with_timezone(&Utc)
-}
 
 async fn seed(db: &Db, telegram_id: i64, first: &str, role: Option<Role>, zone: Tz) -> User {
     SeedUser::new(telegram_id, first, "Smith")
@@ -117,41 +73,24 @@ async fn a_connected_owner_gets_the_meeting_in_google_calendar(db: TestDb) {
 
     // Booked: one event on Ann's calendar, with a Meet and Max as guest.
     let starts = days_ahead(clock.now(), 3);
-    let new = NewBooking {
-        manager: manager.id,
-        owners: vec![owner.id],
-        starts_at: starts,
-        ends_at: starts + TimeDelta::hours(1),
-        mode: BookingMode::Single,
-        period_key: format!("test-{}", starts.format("%Y-%m-%d")),
-        limit: 5,
-        reminder_offsets: vec![TimeDelta::hours(1)],
-        correlation_id: Some("test-book".to_owned()),
-    };
-    let now = clock.now();
-    let booked = db
-        .write(move |c| Ok(meetings::book(c, &new, now)))
+    let id = Booking::one_hour(manager.id, owner.id, starts)
+        .book_and_sync(&db, &queue, &clock)
         .await
-        .unwrap()
-        .unwrap();
-    let id = booked.id;
-    SyncCalendar::push(&queue, id, booked.revision, "test-book")
-        .await
-        .unwrap();
+        .id;
     let stored = synced(&db, id).await;
     let event_id = deterministic_event_id(id);
     assert_eq!(stored.calendar_owner_id, Some(owner.id));
     assert_eq!(stored.google_event_id.as_deref(), Some(event_id.as_str()));
     let meet = stored.meet_link.clone().expect("a Meet link is stored");
     let events = fake.events(ANN);
-    let live_events = live(&events);
-    assert_eq!(live_events.len(), 1, "{events:#?}");
-    let event = live_events[0];
+    let current = live_events(&events);
+    assert_eq!(current.len(), 1, "{events:#?}");
+    let event = current[0];
     assert_eq!(event["id"], event_id.as_str());
     assert_eq!(event["hangoutLink"], meet.as_str());
     assert_eq!(event["summary"], "Meeting with Max Smith");
     assert_eq!(event["start"]["timeZone"], BERLIN.name());
-    assert_eq!(instant(&event["start"]), starts);
+    assert_eq!(event_instant(&event["start"]), starts);
     let guests: Vec<&str> = event["attendees"]
         .as_array()
         .unwrap()
@@ -173,49 +112,21 @@ async fn a_connected_owner_gets_the_meeting_in_google_calendar(db: TestDb) {
 
     // Moved: the same event, at the new time.
     let moved_to = starts + TimeDelta::days(1) + TimeDelta::hours(2);
-    let to = NewTime {
-        starts_at: moved_to,
-        ends_at: moved_to + TimeDelta::hours(1),
-        period_key: format!("test-{}", moved_to.format("%Y-%m-%d")),
-        limit: 5,
-        reminder_offsets: vec![TimeDelta::hours(1)],
-    };
-    let now = clock.now();
-    let moved = db
-        .write(move |c| Ok(meetings::reschedule(c, id, &to, now)))
-        .await
-        .unwrap()
-        .unwrap();
-    SyncCalendar::push(&queue, id, moved.revision, "test-move")
-        .await
-        .unwrap();
+    move_and_sync(&db, &queue, &clock, id, moved_to).await;
     synced(&db, id).await;
     let events = fake.events(ANN);
-    let live_events = live(&events);
-    assert_eq!(live_events.len(), 1, "{events:#?}");
-    assert_eq!(live_events[0]["id"], event_id.as_str());
-    assert_eq!(instant(&live_events[0]["start"]), moved_to);
-    assert_eq!(
-        live_events[0]["hangoutLink"],
-        meet.as_str(),
-        "the Meet stays"
-    );
+    let current = live_events(&events);
+    assert_eq!(current.len(), 1, "{events:#?}");
+    assert_eq!(current[0]["id"], event_id.as_str());
+    assert_eq!(event_instant(&current[0]["start"]), moved_to);
+    assert_eq!(current[0]["hangoutLink"], meet.as_str(), "the Meet stays");
 
     // Cancelled: the event is deleted.
-    let now = clock.now();
-    let owner_id = owner.id;
-    let cancelled = db
-        .write(move |c| Ok(meetings::cancel(c, id, owner_id, None, now)))
-        .await
-        .unwrap()
-        .unwrap();
-    SyncCalendar::push(&queue, id, cancelled.revision, "test-cancel")
-        .await
-        .unwrap();
+    cancel_and_sync(&db, &queue, &clock, id, owner.id).await;
     let done = synced(&db, id).await;
     assert_eq!(done.status, MeetingStatus::Cancelled);
     let events = fake.events(ANN);
-    assert!(live(&events).is_empty(), "{events:#?}");
+    assert!(live_events(&events).is_empty(), "{events:#?}");
 
     // Nothing went out as .ics, and the Meet link only once.
     let kinds: Vec<String> = db
@@ -239,54 +150,25 @@ async fn a_connected_owner_gets_the_meeting_in_google_calendar(db: TestDb) {
     // Deleted by the owner in Google: the next sync finds it gone, cancels
     // the meeting (never puts the event back) and tells the manager.
     let second_start = days_ahead(clock.now(), 5);
-    let second = NewBooking {
-        manager: manager.id,
-        owners: vec![owner.id],
-        starts_at: second_start,
-        ends_at: second_start + TimeDelta::hours(1),
-        mode: BookingMode::Single,
-        period_key: format!("test-{}", second_start.format("%Y-%m-%d")),
-        limit: 5,
-        reminder_offsets: Vec::new(),
-        correlation_id: Some("test-book-2".to_owned()),
-    };
-    let now = clock.now();
-    let booked = db
-        .write(move |c| Ok(meetings::book(c, &second, now)))
+    let second_id = Booking::one_hour(manager.id, owner.id, second_start)
+        .book_and_sync(&db, &queue, &clock)
         .await
-        .unwrap()
-        .unwrap();
-    let second_id = booked.id;
-    SyncCalendar::push(&queue, second_id, booked.revision, "test-book-2")
-        .await
-        .unwrap();
+        .id;
     synced(&db, second_id).await;
     let second_event = deterministic_event_id(second_id);
     fake.delete_event(ANN, &second_event).unwrap();
     let later = second_start + TimeDelta::hours(2);
-    let to = NewTime {
-        starts_at: later,
-        ends_at: later + TimeDelta::hours(1),
-        period_key: format!("test-{}", later.format("%Y-%m-%d")),
-        limit: 5,
-        reminder_offsets: Vec::new(),
-    };
-    let now = clock.now();
-    let moved = db
-        .write(move |c| Ok(meetings::reschedule(c, second_id, &to, now)))
-        .await
-        .unwrap()
-        .unwrap();
-    SyncCalendar::push(&queue, second_id, moved.revision, "test-move-2")
-        .await
-        .unwrap();
+    move_and_sync(&db, &queue, &clock, second_id, later).await;
     Person::new(&stack, MANAGER, "Max", "en")
         .gets_after(0, "deleted from their Google Calendar")
         .await;
     let gone = synced(&db, second_id).await;
     assert_eq!(gone.status, MeetingStatus::Cancelled);
     let events = fake.events(ANN);
-    assert!(live(&events).is_empty(), "never resurrected: {events:#?}");
+    assert!(
+        live_events(&events).is_empty(),
+        "never resurrected: {events:#?}"
+    );
 
     stack.assert_no_secret_in_logs();
     fake.shutdown().await;
@@ -295,41 +177,6 @@ async fn a_connected_owner_gets_the_meeting_in_google_calendar(db: TestDb) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_connected_owner_gets_the_meeting_in_google_calendar_on_postgres() {
     a_connected_owner_gets_the_meeting_in_google_calendar(TestDb::postgres().await).await;
-}
-
-/// Books a one-hour meeting of `manager` with `owner` at `starts`
-/// directly in the store (booking through the bot has its own tests) and
-/// queues its calendar sync, as the bot does after commit.
-async fn book_and_sync(
-    db: &Db,
-    queue: &shared::jobs::Queue,
-    clock: &Clock,
-    manager: &User,
-    owner: &User,
-    starts: DateTime<Utc>,
-) -> MeetingId {
-    let correlation = format!("test-book-{}", starts.timestamp());
-    let new = NewBooking {
-        manager: manager.id,
-        owners: vec![owner.id],
-        starts_at: starts,
-        ends_at: starts + TimeDelta::hours(1),
-        mode: BookingMode::Single,
-        period_key: format!("test-{}", starts.timestamp()),
-        limit: 1,
-        reminder_offsets: Vec::new(),
-        correlation_id: Some(correlation.clone()),
-    };
-    let now = clock.now();
-    let booked = db
-        .write(move |c| Ok(meetings::book(c, &new, now)))
-        .await
-        .unwrap()
-        .unwrap();
-    SyncCalendar::push(queue, booked.id, booked.revision, &correlation)
-        .await
-        .unwrap();
-    booked.id
 }
 
 /// Settings that keep a test under chaos quick: short per-call backoff,
@@ -356,7 +203,7 @@ async fn unsynced(db: &Db, ids: &[MeetingId]) -> Vec<Meeting> {
         let mut left = Vec::new();
         for id in ids {
             if let Some(m) = meetings::find(c, id)?
-                && (m.sync_state != SyncState::Synced || m.synced_revision != Some(m.revision))
+                && !is_synced(&m)
             {
                 left.push(m);
             }
@@ -419,12 +266,16 @@ async fn two_hundred_bookings_survive_chaos_and_a_killed_worker() {
         let hour = i64::try_from(n % 10).unwrap();
         let starts = first_day + TimeDelta::days(day) + TimeDelta::hours(hour);
         let manager = &managers[n % managers.len()];
-        ids.push(book_and_sync(&db, &queue, &clock, manager, &owner, starts).await);
+        let booked = Booking::one_hour(manager.id, owner.id, starts)
+            .reminders(Vec::new())
+            .book_and_sync(&db, &queue, &clock)
+            .await;
+        ids.push(booked.id);
     }
 
     // Kill the worker once a third of the events exist; a new one finishes.
     let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(120);
-    while live(&fake.events(ANN)).len() < BOOKINGS / 3 {
+    while live_events(&fake.events(ANN)).len() < BOOKINGS / 3 {
         assert!(tokio::time::Instant::now() < deadline, "no progress");
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
@@ -468,16 +319,20 @@ async fn two_hundred_bookings_survive_chaos_and_a_killed_worker() {
     );
 
     let events = fake.events(ANN);
-    let live_ids: std::collections::BTreeSet<String> = live(&events)
+    let live_ids: std::collections::BTreeSet<String> = live_events(&events)
         .iter()
         .filter_map(|event| event["id"].as_str().map(str::to_owned))
         .collect();
     let expected: std::collections::BTreeSet<String> =
         ids.iter().map(|id| deterministic_event_id(*id)).collect();
-    assert_eq!(live(&events).len(), BOOKINGS, "one event per booking");
+    assert_eq!(
+        live_events(&events).len(),
+        BOOKINGS,
+        "one event per booking"
+    );
     assert_eq!(live_ids, expected);
     for id in &ids {
-        let stored = meeting(&db, *id).await;
+        let stored = find(&db, *id).await;
         assert_eq!(stored.status, MeetingStatus::Scheduled);
         assert!(stored.meet_link.is_some(), "meeting {id} has its Meet");
     }
@@ -539,42 +394,28 @@ async fn a_refused_sync_fails_once_and_tells_the_admins_once() {
         1,
     ));
     let starts = days_ahead(clock.now(), 3);
-    let id = book_and_sync(&db, &queue, &clock, &manager, &owner, starts).await;
+    let id = Booking::one_hour(manager.id, owner.id, starts)
+        .book_and_sync(&db, &queue, &clock)
+        .await
+        .id;
     let admin = Person::new(&stack, ADMIN, "Ada", "en");
     let alert = admin.gets_after(0, "Calendar sync failed").await;
     assert!(alert.text.contains("Max Smith"), "{}", alert.text);
-    let failed = meeting(&db, id).await;
+    let failed = find(&db, id).await;
     assert_eq!(failed.sync_state, SyncState::Failed);
-    assert!(live(&fake.events(ANN)).is_empty());
+    assert!(live_events(&fake.events(ANN)).is_empty());
 
     // The same job again (a duplicate push, a sweep): no second alert.
-    SyncCalendar::push(&queue, id, failed.revision, "again")
-        .await
-        .unwrap();
+    push_sync(&queue, &failed).await;
     tokio::time::sleep(std::time::Duration::from_secs(3)).await;
     assert_eq!(admin.messages_with("Calendar sync failed").len(), 1);
 
     // The next change syncs it.
     let later = starts + TimeDelta::hours(2);
-    let to = NewTime {
-        starts_at: later,
-        ends_at: later + TimeDelta::hours(1),
-        period_key: format!("test-{}", later.timestamp()),
-        limit: 1,
-        reminder_offsets: Vec::new(),
-    };
-    let now = clock.now();
-    let moved = db
-        .write(move |c| Ok(meetings::reschedule(c, id, &to, now)))
-        .await
-        .unwrap()
-        .unwrap();
-    SyncCalendar::push(&queue, id, moved.revision, "test-move")
-        .await
-        .unwrap();
+    move_and_sync(&db, &queue, &clock, id, later).await;
     synced(&db, id).await;
     let events = fake.events(ANN);
-    assert_eq!(live(&events).len(), 1, "{events:#?}");
+    assert_eq!(live_events(&events).len(), 1, "{events:#?}");
     assert_eq!(admin.messages_with("Calendar sync failed").len(), 1);
     stack.assert_no_secret_in_logs();
     fake.shutdown().await;
@@ -634,33 +475,17 @@ async fn collective_meetings_expired_tokens_and_revoked_grants() {
     // Bob (no calendar) comes first among the owners; Ann's calendar holds
     // the one event, Bob and Max are its guests.
     let starts = days_ahead(clock.now(), 4);
-    let new = NewBooking {
-        manager: max.id,
-        owners: vec![bob.id, ann.id],
-        starts_at: starts,
-        ends_at: starts + TimeDelta::hours(1),
-        mode: BookingMode::Collective,
-        period_key: "test-collective".to_owned(),
-        limit: 5,
-        reminder_offsets: Vec::new(),
-        correlation_id: Some("test-collective".to_owned()),
-    };
-    let now = clock.now();
-    let booked = db
-        .write(move |c| Ok(meetings::book(c, &new, now)))
+    let id = Booking::one_hour(max.id, bob.id, starts)
+        .collective(vec![bob.id, ann.id])
+        .book_and_sync(&db, &queue, &clock)
         .await
-        .unwrap()
-        .unwrap();
-    let id = booked.id;
-    SyncCalendar::push(&queue, id, booked.revision, "test-collective")
-        .await
-        .unwrap();
+        .id;
     let stored = synced(&db, id).await;
     assert_eq!(stored.calendar_owner_id, Some(ann.id));
     let events = fake.events(ANN);
-    let live_events = live(&events);
-    assert_eq!(live_events.len(), 1, "{events:#?}");
-    let mut invited = guests(live_events[0]);
+    let current = live_events(&events);
+    assert_eq!(current.len(), 1, "{events:#?}");
+    let mut invited = guests(current[0]);
     invited.sort();
     assert_eq!(invited, vec![BOB_EMAIL.to_owned(), MAX_EMAIL.to_owned()]);
     for chat in [OWNER, BOB, MANAGER] {
@@ -673,25 +498,10 @@ async fn collective_meetings_expired_tokens_and_revoked_grants() {
     let token_calls = |fake: &FakeGoogle| fake.stats().calls.get("oauth.token").copied();
     let before = token_calls(&fake);
     let moved_to = starts + TimeDelta::hours(3);
-    let to = NewTime {
-        starts_at: moved_to,
-        ends_at: moved_to + TimeDelta::hours(1),
-        period_key: "test-collective-2".to_owned(),
-        limit: 5,
-        reminder_offsets: Vec::new(),
-    };
-    let now = clock.now();
-    let moved = db
-        .write(move |c| Ok(meetings::reschedule(c, id, &to, now)))
-        .await
-        .unwrap()
-        .unwrap();
-    SyncCalendar::push(&queue, id, moved.revision, "test-move")
-        .await
-        .unwrap();
+    move_and_sync(&db, &queue, &clock, id, moved_to).await;
     synced(&db, id).await;
     let events = fake.events(ANN);
-    assert_eq!(instant(&live(&events)[0]["start"]), moved_to);
+    assert_eq!(event_instant(&live_events(&events)[0]["start"]), moved_to);
     assert_eq!(
         token_calls(&fake).unwrap_or(0),
         before.unwrap_or(0) + 1,
@@ -701,15 +511,7 @@ async fn collective_meetings_expired_tokens_and_revoked_grants() {
     // Ann revokes the bot's access in her Google account: the next
     // revision goes out as .ics files, and Ann is asked to reconnect once.
     assert!(fake.revoke_account(ANN) > 0);
-    let now = clock.now();
-    let cancelled = db
-        .write(move |c| Ok(meetings::cancel(c, id, max_id, None, now)))
-        .await
-        .unwrap()
-        .unwrap();
-    SyncCalendar::push(&queue, id, cancelled.revision, "test-cancel")
-        .await
-        .unwrap();
+    cancel_and_sync(&db, &queue, &clock, id, max_id).await;
     let done = synced(&db, id).await;
     assert_eq!(done.status, MeetingStatus::Cancelled);
     ann_person
@@ -769,11 +571,11 @@ async fn booked_moved_and_cancelled_through_the_bot() {
     let id = only_meeting_of(&db, max_id).await;
     let booked = synced(&db, id).await;
     let events = fake.events(ANN);
-    let [event] = live(&events)[..] else {
+    let [event] = live_events(&events)[..] else {
         panic!("one event: {events:#?}")
     };
     assert_eq!(event["id"], deterministic_event_id(id).as_str());
-    assert_eq!(instant(&event["start"]), booked.starts_at);
+    assert_eq!(event_instant(&event["start"]), booked.starts_at);
     assert_eq!(guests(event), vec![MAX_EMAIL.to_owned()]);
     let meet = booked.meet_link.clone().expect("a Meet link");
     assert_eq!(event["hangoutLink"], meet.as_str());
@@ -785,17 +587,17 @@ async fn booked_moved_and_cancelled_through_the_bot() {
     let moved = synced(&db, id).await;
     assert_ne!(moved.starts_at, booked.starts_at);
     let events = fake.events(ANN);
-    let [event] = live(&events)[..] else {
+    let [event] = live_events(&events)[..] else {
         panic!("still one event: {events:#?}")
     };
     assert_eq!(event["id"], deterministic_event_id(id).as_str());
-    assert_eq!(instant(&event["start"]), moved.starts_at);
+    assert_eq!(event_instant(&event["start"]), moved.starts_at);
 
     max_person.cancels_first_meeting("Cancelled:").await;
     let cancelled = synced(&db, id).await;
     assert_eq!(cancelled.status, MeetingStatus::Cancelled);
     let events = fake.events(ANN);
-    assert!(live(&events).is_empty(), "{events:#?}");
+    assert!(live_events(&events).is_empty(), "{events:#?}");
     for chat in [OWNER, MANAGER] {
         assert!(stack.telegram.documents(chat).is_empty(), "chat {chat}");
     }
