@@ -73,6 +73,7 @@ async fn serve(config: Config, mut shutdown: ShutdownSignal) -> anyhow::Result<(
         .with_context(|| format!("cannot listen on port {}", config.http.port))?;
     let port = listener.local_addr().context("no local address")?.port();
     let calendar_setup = calendar_setup(&config, port)?;
+    let shared_calendars = shared_calendars(&config, &clock)?.map(Arc::new);
     let (stop_http, http_stopped) = tokio::sync::oneshot::channel::<()>();
     let app = health::router(
         db.clone(),
@@ -112,6 +113,7 @@ async fn serve(config: Config, mut shutdown: ShutdownSignal) -> anyhow::Result<(
         poll_timeout: config.telegram.poll_timeout,
         health,
         calendar: calendar_setup.map(Arc::new),
+        shared_calendars,
     };
     tracing::info!(backend = %db.backend(), "bot started");
     leader::poll_as_leader(poller, replica_name(), &mut shutdown).await;
@@ -125,6 +127,28 @@ async fn serve(config: Config, mut shutdown: ShutdownSignal) -> anyhow::Result<(
     queue.close().await;
     db.close();
     Ok(())
+}
+
+/// The service account owners share calendars with, if one is configured.
+fn shared_calendars(
+    config: &Config,
+    clock: &Clock,
+) -> anyhow::Result<Option<crate::handlers::calendar::SharedCalendars>> {
+    let Some(account) = shared::google::service_account_from_config(&config.google, clock)
+        .context("cannot use the Google service account (GOOGLE_SERVICE_ACCOUNT_*)")?
+    else {
+        return Ok(None);
+    };
+    let calendar = shared::google::calendar::CalendarClient::new(
+        config.google.api_url.clone(),
+        config.google.http_timeout,
+    )
+    .context("cannot build the Google Calendar client")?;
+    tracing::info!(account = account.email(), "shared calendars enabled");
+    Ok(Some(crate::handlers::calendar::SharedCalendars {
+        account,
+        calendar,
+    }))
 }
 
 /// The Google consent setup, if Google is configured. Without `PUBLIC_URL`

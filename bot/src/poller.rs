@@ -22,7 +22,7 @@ use shared::telegram::{TelegramClient, TelegramError};
 use tokio::task::JoinSet;
 use tracing::Instrument;
 
-use crate::handlers::calendar::CalendarSetup;
+use crate::handlers::calendar::{self, CalendarSetup, SharedCalendars};
 use crate::handlers::{self, Context, Effects};
 use crate::health::Health;
 
@@ -48,6 +48,8 @@ pub struct Poller {
     pub health: Arc<Health>,
     /// Google Calendar connection settings, when configured.
     pub calendar: Option<Arc<CalendarSetup>>,
+    /// The service account for shared calendars, when configured.
+    pub shared_calendars: Option<Arc<SharedCalendars>>,
 }
 
 /// A fresh id for one user action, carried into jobs and log lines.
@@ -159,6 +161,7 @@ impl Poller {
                 bootstrap_admins: self.bootstrap_admins.clone(),
                 company_zone: self.company_zone,
                 calendar: self.calendar.clone(),
+                shared_calendars: self.shared_calendars.clone(),
             };
             let update = Arc::new(update);
             let mut attempt = 0;
@@ -250,6 +253,18 @@ impl Poller {
         if let Some(setup) = &self.calendar {
             for token in effects.revocations {
                 revoke_beside(setup.oauth.clone(), token);
+            }
+        }
+        if let Some(shared) = &self.shared_calendars {
+            for check in effects.shared_calendar_checks {
+                calendar::check_beside(
+                    Arc::clone(shared),
+                    self.db.clone(),
+                    self.queue.clone(),
+                    self.clock.clone(),
+                    check,
+                    correlation_id.to_owned(),
+                );
             }
         }
         for (chat_id, commands) in effects.commands {

@@ -31,6 +31,19 @@
 //! files instead, so the meeting still reaches the calendars; a meeting
 //! whose first sync went out as `.ics` stays on `.ics`.
 //!
+//! **A shared calendar** (the owner shared it with the deployment's
+//! service account; no domain-wide delegation): the same, with the
+//! account's token — but Google refuses a service account guests (403
+//! `forbiddenForServiceAccounts`) and a Meet (400 `invalid`). Such an
+//! insert is made again without them, with a note in the event's
+//! description (the owner's language); the sync does not fail. The owner
+//! is told once per meeting what is missing (`degraded:<meeting>`), and
+//! every participant Google did not invite (the manager, other owners)
+//! gets each revision as an `.ics` file instead — keyed like the `.ics`
+//! branch's — so the meeting still reaches their calendar and follows its
+//! moves and cancellation (a cancel first reads the event to know whom
+//! Google invited).
+//!
 //! **`.ics`** files in Telegram (no connected calendar):
 //!
 //! - in ONE transaction: one outbox message per active participant (the
@@ -58,6 +71,7 @@ use shared::domain::booking::{MeetingStatus, ParticipantRole};
 use shared::domain::delivery::Lane;
 use shared::domain::ics::{self, Invite, Method, Owed, Party};
 use shared::domain::profile::stored_zone;
+use shared::domain::user::Language;
 use shared::google::SecretString;
 use shared::google::calendar::{
     Attendee, CalendarError, Deleted, Event, EventTime, SendUpdates, deterministic_event_id, retry,
@@ -109,7 +123,8 @@ async fn route(ctx: &JobContext<Clients>, meeting: &Meeting) -> Result<Route, Db
 }
 
 /// The first owner of the meeting (participant order) whose Google
-/// connection is an active OAuth one.
+/// connection is active (their own consent, or a calendar shared with the
+/// service account).
 fn first_connected_owner(conn: &mut DbConn, id: MeetingId) -> Result<Option<UserId>, DbError> {
     for participant in meetings::participants(conn, id)? {
         if participant.role != ParticipantRole::Owner {
@@ -117,7 +132,6 @@ fn first_connected_owner(conn: &mut DbConn, id: MeetingId) -> Result<Option<User
         }
         if let Some(connection) = google_connections::find(conn, participant.user_id)?
             && connection.is_active()
-            && connection.kind == ConnectionKind::Oauth
         {
             return Ok(Some(participant.user_id));
         }
@@ -511,6 +525,8 @@ struct Session<'a> {
 #[derive(Debug, Clone, Copy)]
 enum Call<'a> {
     Insert(&'a Event),
+    /// An insert without a Meet (refused to a service account).
+    InsertWithoutMeet(&'a Event),
     Get(&'a str),
     Patch(&'a str, &'a Event),
     Delete(&'a str),
@@ -550,6 +566,11 @@ impl Session<'_> {
             Call::Insert(event) => Answer::Event(Box::new(
                 calendar
                     .insert_event(token, id, event, SendUpdates::All, true)
+                    .await?,
+            )),
+            Call::InsertWithoutMeet(event) => Answer::Event(Box::new(
+                calendar
+                    .insert_event(token, id, event, SendUpdates::All, false)
                     .await?,
             )),
             Call::Get(event_id) => {
@@ -612,8 +633,11 @@ async fn sync_google(
         .db
         .read(move |c| google_connections::find(c, owner))
         .await?;
-    let calendar_id = match connection {
-        Some(connection) if connection.is_active() => connection.calendar_id,
+    let (calendar_id, service_account) = match connection {
+        Some(connection) if connection.is_active() => (
+            connection.calendar_id,
+            connection.kind == ConnectionKind::ServiceAccount,
+        ),
         Some(connection) => {
             return Err(Failure::Unusable(TokenError::Broken {
                 reason: connection.broken_reason.unwrap_or_default(),
@@ -634,6 +658,9 @@ async fn sync_google(
         .clone()
         .unwrap_or_else(|| deterministic_event_id(id));
     let company_zone = ctx.clients.company_zone;
+    // A shared calendar's limits, and whom Google has as guests there.
+    let mut limits = Limits::default();
+    let mut invited: Option<Vec<String>> = None;
     let (operation, meet_link) = match meeting.status {
         MeetingStatus::Scheduled => {
             let loaded = meeting.clone();
@@ -641,30 +668,37 @@ async fn sync_google(
             let times = people.times(meeting, owner, company_zone);
             if meeting.google_event_id.is_none() {
                 let event = people.event_for(meeting, owner, company_zone, &event_id);
-                let inserted = match session.call(Call::Insert(&event)).await.map(Answer::event) {
-                    Ok(inserted) => inserted,
-                    // Our own earlier insert, whose answer was lost.
-                    Err(Failure::Calendar(CalendarError::Conflict)) => {
-                        let existing = session.call(Call::Get(&event_id)).await?.event();
-                        if existing.is_cancelled() {
-                            google_changes::event_deleted(
-                                ctx,
-                                meeting.id,
-                                owner,
-                                &event_id,
-                                &job.correlation_id,
-                            )
-                            .await?;
-                            return Ok(());
+                let wanted = attendee_emails(&event);
+                let degrade = service_account.then(|| people.owner_language(owner));
+                let inserted =
+                    match insert_degrading(&mut session, event, degrade, &mut limits).await {
+                        Ok(inserted) => inserted,
+                        // Our own earlier insert, whose answer was lost.
+                        Err(Failure::Calendar(CalendarError::Conflict)) => {
+                            let existing = session.call(Call::Get(&event_id)).await?.event();
+                            if existing.is_cancelled() {
+                                google_changes::event_deleted(
+                                    ctx,
+                                    meeting.id,
+                                    owner,
+                                    &event_id,
+                                    &job.correlation_id,
+                                )
+                                .await?;
+                                return Ok(());
+                            }
+                            if service_account {
+                                limits = Limits::seen(&existing, &wanted);
+                            }
+                            if existing.start != times.start || existing.end != times.end {
+                                session.call(Call::Patch(&event_id, &times)).await?.event()
+                            } else {
+                                existing
+                            }
                         }
-                        if existing.start != times.start || existing.end != times.end {
-                            session.call(Call::Patch(&event_id, &times)).await?.event()
-                        } else {
-                            existing
-                        }
-                    }
-                    Err(error) => return Err(error),
-                };
+                        Err(error) => return Err(error),
+                    };
+                invited = Some(attendee_emails(&inserted));
                 ("inserted", inserted.hangout_link)
             } else {
                 let patched = session
@@ -672,10 +706,13 @@ async fn sync_google(
                     .await
                     .map(Answer::event);
                 match patched {
-                    Ok(event) if !event.is_cancelled() => (
-                        "moved",
-                        event.hangout_link.or_else(|| meeting.meet_link.clone()),
-                    ),
+                    Ok(event) if !event.is_cancelled() => {
+                        invited = Some(attendee_emails(&event));
+                        (
+                            "moved",
+                            event.hangout_link.or_else(|| meeting.meet_link.clone()),
+                        )
+                    }
                     Ok(_)
                     | Err(Failure::Calendar(CalendarError::NotFound | CalendarError::Gone)) => {
                         google_changes::event_deleted(
@@ -693,6 +730,16 @@ async fn sync_google(
             }
         }
         MeetingStatus::Cancelled => {
+            if service_account {
+                // Whom Google invited (and so tells of the cancellation).
+                invited = Some(match session.call(Call::Get(&event_id)).await {
+                    Ok(answer) => attendee_emails(&answer.event()),
+                    Err(Failure::Calendar(CalendarError::NotFound | CalendarError::Gone)) => {
+                        Vec::new()
+                    }
+                    Err(error) => return Err(error),
+                });
+            }
             let deleted = match session.call(Call::Delete(&event_id)).await? {
                 Answer::Deleted(deleted) => deleted,
                 Answer::Event(_) => Deleted::Deleted,
@@ -716,6 +763,8 @@ async fn sync_google(
         event_id,
         meet_link,
         operation,
+        invited: invited.filter(|_| service_account),
+        limits,
     };
     let written = ctx
         .db
@@ -747,6 +796,11 @@ struct GoogleWrite {
     event_id: String,
     meet_link: Option<String>,
     operation: &'static str,
+    /// On a shared calendar (service account): the guests Google has on
+    /// the event; everyone else gets this revision as `.ics`.
+    invited: Option<Vec<String>>,
+    /// What Google refused the service account on insert.
+    limits: Limits,
 }
 
 impl GoogleWrite {
@@ -778,7 +832,8 @@ impl GoogleWrite {
         if !calendar_sync::mark_synced(conn, self.id, self.revision)? {
             return Ok(Written::Superseded);
         }
-        let mut messages = Vec::new();
+        let mut messages =
+            self.service_account_messages(conn, &meeting, company_zone, correlation_id, now)?;
         if let Some(link) = self.meet_link.as_deref()
             && meeting.status == MeetingStatus::Scheduled
         {
@@ -932,5 +987,270 @@ impl People {
         );
         let button = Button::link(t_plain(language, "calendar.button.join_meet", &[]), link);
         OutgoingMessage::with_buttons(text, vec![vec![button]])
+    }
+}
+
+/// What Google refused a service account on an event it inserted, so the
+/// event was made without it (see the module docs).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+struct Limits {
+    /// The guests Google would not let it invite.
+    guests: Vec<String>,
+    /// No Meet could be created.
+    meet: bool,
+}
+
+impl Limits {
+    fn is_empty(&self) -> bool {
+        self.guests.is_empty() && !self.meet
+    }
+
+    /// What an event read back (its insert's answer was lost) shows was
+    /// left out of it.
+    fn seen(event: &Event, wanted: &[String]) -> Self {
+        Self {
+            guests: if event.attendees.is_empty() {
+                wanted.to_vec()
+            } else {
+                Vec::new()
+            },
+            meet: event.hangout_link.is_none(),
+        }
+    }
+
+    /// `base` with a note per limit, in `language` (plain text: the
+    /// event's description).
+    fn describe(&self, language: Language, base: &str) -> String {
+        let mut text = base.to_owned();
+        if !self.guests.is_empty() {
+            text.push_str("\n\n");
+            text.push_str(&t_plain(
+                language,
+                "calendar.degraded.note_guests",
+                &[("guests", &self.guests.join(", "))],
+            ));
+        }
+        if self.meet {
+            text.push_str("\n\n");
+            text.push_str(&t_plain(language, "calendar.degraded.note_meet", &[]));
+        }
+        text
+    }
+}
+
+/// The guests' addresses on an event.
+fn attendee_emails(event: &Event) -> Vec<String> {
+    event
+        .attendees
+        .iter()
+        .map(|attendee| attendee.email.clone())
+        .collect()
+}
+
+/// Inserts `event`. For a service account (`degrade`: the owner's
+/// language) a refusal of guests (403 `forbiddenForServiceAccounts`) or of
+/// a Meet (400 `invalid`) is met by inserting again without them, noted in
+/// the description; `limits` says what was left out.
+async fn insert_degrading(
+    session: &mut Session<'_>,
+    mut event: Event,
+    degrade: Option<Language>,
+    limits: &mut Limits,
+) -> Result<Event, Failure> {
+    let base = event.description.clone().unwrap_or_default();
+    loop {
+        let call = if limits.meet {
+            Call::InsertWithoutMeet(&event)
+        } else {
+            Call::Insert(&event)
+        };
+        let answer = session.call(call).await;
+        let Some(language) = degrade else {
+            return answer.map(Answer::event);
+        };
+        match answer {
+            Err(Failure::Calendar(CalendarError::Forbidden(reason)))
+                if reason == "forbiddenForServiceAccounts" && !event.attendees.is_empty() =>
+            {
+                limits.guests = attendee_emails(&event);
+                event.attendees.clear();
+                tracing::info!("Google refused guests to the service account; inserting without");
+            }
+            Err(Failure::Calendar(CalendarError::BadRequest(reason)))
+                if reason == "invalid" && !limits.meet =>
+            {
+                limits.meet = true;
+                tracing::info!("Google refused a Meet to the service account; inserting without");
+            }
+            answer => return answer.map(Answer::event),
+        }
+        event.description = Some(limits.describe(language, &base));
+    }
+}
+
+impl GoogleWrite {
+    /// On a shared calendar: the owner told once what Google refused the
+    /// service account, and the participants Google did not invite given
+    /// this revision as an `.ics` file (in the caller's transaction).
+    fn service_account_messages(
+        &self,
+        conn: &mut DbConn,
+        meeting: &Meeting,
+        company_zone: Tz,
+        correlation_id: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<OutboxMessageId>, DbError> {
+        let Some(invited) = &self.invited else {
+            return Ok(Vec::new());
+        };
+        if self.operation == "unchanged" {
+            return Ok(Vec::new());
+        }
+        let people = People::load(conn, meeting)?;
+        let mut queued = Vec::new();
+        if self.operation == "inserted"
+            && !self.limits.is_empty()
+            && let Some(owner) = people
+                .owner(self.owner)
+                .filter(|user| user.id == self.owner)
+                .filter(|user| user.is_active() && user.unreachable_at.is_none())
+        {
+            let message = NewOutboxMessage {
+                chat_id: owner.telegram_id.0,
+                recipient: Some(owner.id),
+                kind: "calendar.degraded",
+                lane: Lane::Interactive,
+                body: people
+                    .degraded_notice(meeting, owner, &self.limits, company_zone)
+                    .to_json(),
+                broadcast: None,
+                dedupe_key: Some(format!("degraded:{}", self.id.0)),
+                correlation_id: Some(correlation_id),
+            };
+            queued.extend(outbox::insert(conn, &message, now)?);
+        }
+        let method = if meeting.status == MeetingStatus::Cancelled {
+            Method::Cancel
+        } else {
+            Method::Request
+        };
+        let is_invited = |user: &User| {
+            user.email.as_deref().is_some_and(|email| {
+                invited
+                    .iter()
+                    .any(|guest| guest.eq_ignore_ascii_case(email))
+            })
+        };
+        for reader in people
+            .recipients()
+            .filter(|user| user.id != self.owner && !is_invited(user))
+        {
+            let message = NewOutboxMessage {
+                chat_id: reader.telegram_id.0,
+                recipient: Some(reader.id),
+                kind: match method {
+                    Method::Request => "calendar.invite",
+                    Method::Cancel => "calendar.cancel",
+                },
+                lane: Lane::Interactive,
+                body: people
+                    .message_for(meeting, reader, method, company_zone, now)
+                    .to_json(),
+                broadcast: None,
+                dedupe_key: Some(format!(
+                    "ics:{}:{}:{}",
+                    self.id.0, meeting.revision, reader.id.0
+                )),
+                correlation_id: Some(correlation_id),
+            };
+            queued.extend(outbox::insert(conn, &message, now)?);
+        }
+        Ok(queued)
+    }
+}
+
+impl People {
+    /// The calendar owner's language (the event's texts are in it).
+    fn owner_language(&self, owner: UserId) -> Language {
+        self.owner(owner).map_or(Language::En, |user| user.language)
+    }
+
+    /// The owner's one message about what Google refused the service
+    /// account on the meeting's event, in their language and zone.
+    fn degraded_notice(
+        &self,
+        meeting: &Meeting,
+        reader: &User,
+        limits: &Limits,
+        company_zone: Tz,
+    ) -> OutgoingMessage {
+        let language = reader.language;
+        let zone = stored_zone(&reader.time_zone, company_zone);
+        let others = self
+            .everyone()
+            .filter(|user| user.id != reader.id)
+            .map(User::full_name)
+            .collect::<Vec<_>>()
+            .join(", ");
+        let when = meeting_when(language, zone, meeting.starts_at, meeting.ends_at);
+        let mut refused = Vec::new();
+        if !limits.guests.is_empty() {
+            refused.push(t_plain(language, "calendar.degraded.guests", &[]));
+        }
+        if limits.meet {
+            refused.push(t_plain(language, "calendar.degraded.meet", &[]));
+        }
+        let refused = refused.join(&t_plain(language, "calendar.degraded.and", &[]));
+        OutgoingMessage::text(t(
+            language,
+            "calendar.degraded.notice",
+            &[("when", &when), ("with", &others), ("limits", &refused)],
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use shared::domain::user::Language;
+    use shared::google::calendar::{Attendee, Event};
+
+    use super::Limits;
+
+    #[test]
+    fn limits_are_noted_in_the_description() {
+        let none = Limits::default();
+        assert!(none.is_empty());
+        assert_eq!(none.describe(Language::En, "Base"), "Base");
+        let both = Limits {
+            guests: vec!["max@example.com".to_owned(), "eve@example.com".to_owned()],
+            meet: true,
+        };
+        let text = both.describe(Language::En, "Base");
+        assert!(text.starts_with("Base\n\n"), "{text}");
+        assert!(text.contains("max@example.com, eve@example.com"), "{text}");
+        assert!(text.contains("Google Meet"), "{text}");
+        assert!(!text.contains('<'), "plain text: {text}");
+    }
+
+    #[test]
+    fn an_event_read_back_shows_what_was_left_out() {
+        let wanted = vec!["max@example.com".to_owned()];
+        let bare = Event::default();
+        assert_eq!(
+            Limits::seen(&bare, &wanted),
+            Limits {
+                guests: wanted.clone(),
+                meet: true
+            }
+        );
+        let full = Event {
+            attendees: vec![Attendee {
+                email: "max@example.com".to_owned(),
+                response_status: None,
+            }],
+            hangout_link: Some("https://meet.google.com/abc".to_owned()),
+            ..Event::default()
+        };
+        assert!(Limits::seen(&full, &wanted).is_empty());
     }
 }

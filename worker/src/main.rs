@@ -142,8 +142,9 @@ async fn serve(config: Config, mut shutdown: ShutdownSignal) -> anyhow::Result<(
     outcome.context("job workers failed")
 }
 
-/// The Google side of the calendar sync, when Google OAuth is configured
-/// (without it every meeting goes out as `.ics` files).
+/// The Google side of the calendar sync, when Google OAuth or a service
+/// account is configured (without either every meeting goes out as `.ics`
+/// files).
 fn google_sync(
     config: &Config,
     db: &shared::db::Db,
@@ -151,18 +152,34 @@ fn google_sync(
     clock: &Clock,
 ) -> anyhow::Result<Option<GoogleSync>> {
     let timeout = config.queue.http_timeout;
-    let Some((oauth, cipher)) =
-        shared::google::oauth_from_config(&config.google, &config.http, timeout)
-            .context("cannot build the Google OAuth client")?
-    else {
-        return Ok(None);
+    let oauth = shared::google::oauth_from_config(&config.google, &config.http, timeout)
+        .context("cannot build the Google OAuth client")?;
+    let service_account = shared::google::service_account_from_config(&config.google, clock)
+        .context("cannot use the Google service account (GOOGLE_SERVICE_ACCOUNT_*)")?;
+    let (oauth, cipher) = match (oauth, &config.google.token_encryption_key) {
+        (Some((oauth, cipher)), _) => (Some(oauth), cipher),
+        (None, Some(key)) if service_account.is_some() => {
+            (None, shared::google::crypto::TokenCipher::new(key))
+        }
+        _ => return Ok(None),
     };
     let calendar = CalendarClient::new(config.google.api_url.clone(), config.google.http_timeout)
         .context("cannot build the Google Calendar client")?;
-    tracing::info!("Google Calendar sync enabled");
+    tracing::info!(
+        oauth = oauth.is_some(),
+        service_account = service_account.as_ref().map(|account| account.email()),
+        "Google Calendar sync enabled"
+    );
     Ok(Some(GoogleSync {
         calendar,
         retry: config.google.retry,
-        tokens: TokenSource::new(db.clone(), queue.clone(), clock.clone(), oauth, cipher),
+        tokens: TokenSource::with_parts(
+            db.clone(),
+            queue.clone(),
+            clock.clone(),
+            cipher,
+            oauth,
+            service_account,
+        ),
     }))
 }

@@ -2,7 +2,7 @@
 //! restart of the bot continues it.
 //!
 //! Each state type carries its own tag field (`registration`, `profile`,
-//! `admin`, `broadcast`, `availability`, `owner_meetings`), so the stored JSON says which
+//! `admin`, `broadcast`, `availability`, `owner_meetings`, `calendar`), so the stored JSON says which
 //! dialogue it is and states saved before another dialogue existed still
 //! parse.
 
@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use shared::db::{DbError, dialogues};
 use shared::domain::registration::Registration;
 
-use super::{Actor, Turn, admin, availability, broadcast, owner_meetings, profile};
+use super::{Actor, Turn, admin, availability, broadcast, calendar, owner_meetings, profile};
 
 /// A dialogue in progress: what the bot waits for as the next text.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -22,6 +22,7 @@ pub(super) enum Dialogue {
     Broadcast(broadcast::BroadcastInput),
     Availability(availability::AvailabilityInput),
     OwnerMeetings(owner_meetings::OwnerMeetingsInput),
+    Calendar(calendar::CalendarInput),
 }
 
 /// The actor's dialogue, if any.

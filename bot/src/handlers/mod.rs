@@ -83,6 +83,8 @@ pub struct Effects {
     pub calendar_sync: Vec<(MeetingId, i32)>,
     /// Google grants to revoke (a calendar was disconnected).
     pub revocations: Vec<shared::google::SecretString>,
+    /// Shared calendars to test for the service account's access.
+    pub shared_calendar_checks: Vec<calendar::SharedCalendarCheck>,
 }
 
 /// Everything the handler needs to know besides the database.
@@ -97,6 +99,9 @@ pub struct Context {
     /// Google Calendar connection settings; `None` when Google is not
     /// configured.
     pub calendar: Option<std::sync::Arc<calendar::CalendarSetup>>,
+    /// The service account owners may share a calendar with; `None` when
+    /// not configured.
+    pub shared_calendars: Option<std::sync::Arc<calendar::SharedCalendars>>,
 }
 
 /// The command menus of chats without their own, by Telegram language code
@@ -177,6 +182,7 @@ fn on_message(turn: &mut Turn<'_>, actor: &Actor<'_>, text: &str) -> Result<(), 
         (None, Some(Dialogue::OwnerMeetings(input))) => {
             owner_meetings::on_text(turn, actor, input, text)
         }
+        (None, Some(Dialogue::Calendar(input))) => calendar::on_text(turn, actor, input, text),
         (None, _) => start::on_text(turn, actor),
     }
 }

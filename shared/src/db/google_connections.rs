@@ -424,3 +424,48 @@ pub fn replace_watch(
     };
     Ok(changed > 0)
 }
+
+/// Stores a connection through the deployment's service account to
+/// `calendar_id` (a calendar the user shared with it), replacing any
+/// earlier connection of the user. No tokens: the service account's own
+/// token opens it. Sync and push state start over, as on a reconnect.
+pub fn upsert_service_account(
+    conn: &mut DbConn,
+    user: UserId,
+    calendar_id: &str,
+    now: DateTime<Utc>,
+) -> Result<(), DbError> {
+    let row = (
+        google_connections::user_id.eq(user),
+        google_connections::kind.eq(ConnectionKind::ServiceAccount),
+        google_connections::status.eq(ConnectionStatus::Active),
+        google_connections::google_email.eq(None::<String>),
+        google_connections::calendar_id.eq(calendar_id),
+        google_connections::created_at.eq(UtcTime::from(now)),
+        google_connections::updated_at.eq(UtcTime::from(now)),
+    );
+    let update = (
+        google_connections::kind.eq(ConnectionKind::ServiceAccount),
+        google_connections::status.eq(ConnectionStatus::Active),
+        google_connections::google_email.eq(None::<String>),
+        google_connections::calendar_id.eq(calendar_id),
+        google_connections::refresh_token_enc.eq(None::<Vec<u8>>),
+        google_connections::access_token_enc.eq(None::<Vec<u8>>),
+        google_connections::access_token_expires_at.eq(None::<UtcTime>),
+        google_connections::key_id.eq(None::<String>),
+        google_connections::sync_token.eq(None::<String>),
+        google_connections::busy_synced_at.eq(None::<UtcTime>),
+        google_connections::watch_channel_id.eq(None::<String>),
+        google_connections::watch_resource_id.eq(None::<String>),
+        google_connections::watch_expires_at.eq(None::<UtcTime>),
+        google_connections::broken_reason.eq(None::<String>),
+        google_connections::updated_at.eq(UtcTime::from(now)),
+    );
+    per_backend!(conn, |c| diesel::insert_into(google_connections::table)
+        .values(row)
+        .on_conflict(google_connections::user_id)
+        .do_update()
+        .set(update)
+        .execute(c))?;
+    Ok(())
+}

@@ -6,6 +6,10 @@
 //! connection is marked broken, audited, and the person is asked — once —
 //! to reconnect through `/calendar`.
 //!
+//! A connection through the deployment's service account (a calendar the
+//! owner shared with it) stores no tokens: it is answered with the
+//! account's own token ([`super::service_account`]), one for every owner.
+//!
 //! Also here: how tokens are encrypted for storage (the associated data
 //! that binds each ciphertext to its user and column), for the bot's OAuth
 //! callback and `/calendar` screen.
@@ -17,6 +21,7 @@ use secrecy::SecretString;
 
 use super::crypto::{CryptoError, TokenCipher};
 use super::oauth::{GoogleOAuth, GrantedTokens, Identity, OAuthError};
+use super::service_account::{ServiceAccount, ServiceAccountError};
 use crate::clock::Clock;
 use crate::db::audit::{self, AuditEntry};
 use crate::db::google_connections::{self, ConnectionKind, GoogleConnection, NewOAuthConnection};
@@ -40,8 +45,14 @@ const DEFAULT_LIFETIME: Duration = Duration::from_secs(3600);
 pub enum TokenError {
     #[error("no Google calendar is connected")]
     NotConnected,
+    /// For callers that need the person's own consent; [`TokenSource`]
+    /// answers a service-account connection with the account's token.
     #[error("the calendar is reached through a service account, not a user's consent")]
     NotOAuth,
+    /// The connection's kind (OAuth or service account) is not configured
+    /// in this process any more.
+    #[error("Google {0} is not configured")]
+    NotConfigured(&'static str),
     /// Broken earlier; the person was asked to reconnect then.
     #[error("the Google connection is broken ({reason}); the person must reconnect")]
     Broken { reason: String },
@@ -51,6 +62,8 @@ pub enum TokenError {
     NowBroken { reason: String },
     #[error(transparent)]
     Google(#[from] OAuthError),
+    #[error(transparent)]
+    ServiceAccount(#[from] ServiceAccountError),
     #[error("cannot encrypt the refreshed token: {0}")]
     Crypto(#[from] CryptoError),
     #[error(transparent)]
@@ -62,9 +75,11 @@ impl TokenError {
     pub fn is_retryable(&self) -> bool {
         match self {
             Self::Google(error) => error.is_retryable(),
+            Self::ServiceAccount(error) => error.is_retryable(),
             Self::Db(_) => true,
             Self::NotConnected
             | Self::NotOAuth
+            | Self::NotConfigured(_)
             | Self::Broken { .. }
             | Self::NowBroken { .. }
             | Self::Crypto(_) => false,
@@ -180,14 +195,16 @@ fn expiry(now: DateTime<Utc>, expires_in: Option<Duration>) -> DateTime<Utc> {
     now + TimeDelta::from_std(lifetime).unwrap_or(TimeDelta::hours(1))
 }
 
-/// Hands out valid access tokens for users' own calendars; cheap to clone.
+/// Hands out valid access tokens for users' calendars (their own consent,
+/// or the service account for a shared calendar); cheap to clone.
 #[derive(Debug, Clone)]
 pub struct TokenSource {
     db: Db,
     queue: Queue,
     clock: Clock,
-    oauth: GoogleOAuth,
+    oauth: Option<GoogleOAuth>,
     cipher: TokenCipher,
+    service_account: Option<ServiceAccount>,
 }
 
 impl TokenSource {
@@ -202,9 +219,37 @@ impl TokenSource {
             db,
             queue,
             clock,
+            oauth: Some(oauth),
+            cipher,
+            service_account: None,
+        }
+    }
+
+    /// A source for a deployment with any mix of OAuth and a service
+    /// account (the worker's: either may be configured alone).
+    pub fn with_parts(
+        db: Db,
+        queue: Queue,
+        clock: Clock,
+        cipher: TokenCipher,
+        oauth: Option<GoogleOAuth>,
+        service_account: Option<ServiceAccount>,
+    ) -> Self {
+        Self {
+            db,
+            queue,
+            clock,
             oauth,
             cipher,
+            service_account,
         }
+    }
+
+    /// Also answers service-account connections, with `account`'s token.
+    #[must_use]
+    pub fn with_service_account(mut self, account: ServiceAccount) -> Self {
+        self.service_account = Some(account);
+        self
     }
 
     /// A valid access token for `user`'s calendar: the stored one while it
@@ -239,14 +284,25 @@ impl TokenSource {
             .read(move |c| google_connections::find(c, user))
             .await?
             .ok_or(TokenError::NotConnected)?;
-        if connection.kind != ConnectionKind::Oauth {
-            return Err(TokenError::NotOAuth);
-        }
         if !connection.is_active() {
             return Err(TokenError::Broken {
                 reason: connection.broken_reason.unwrap_or_default(),
             });
         }
+        if connection.kind == ConnectionKind::ServiceAccount {
+            let account = self
+                .service_account
+                .as_ref()
+                .ok_or(TokenError::NotConfigured("service account"))?;
+            return Ok(if force_refresh {
+                account.refresh().await?
+            } else {
+                account.access_token().await?
+            });
+        }
+        let Some(oauth) = &self.oauth else {
+            return Err(TokenError::NotConfigured("OAuth"));
+        };
         let key_id = connection.key_id.clone().unwrap_or_default();
         let now = self.clock.now();
         if !force_refresh
@@ -277,7 +333,7 @@ impl TokenSource {
                     .await);
             }
         };
-        let granted = match self.oauth.refresh(&refresh).await {
+        let granted = match oauth.refresh(&refresh).await {
             Ok(granted) => granted,
             Err(OAuthError::InvalidGrant { .. }) => {
                 return Err(self

@@ -337,6 +337,21 @@ fn check_attendees(principal: &Principal, resource: &Map<String, Value>) -> Resu
     Ok(())
 }
 
+/// Refuses a new Meet to a service account without delegation: Google
+/// answers such a `createRequest` with 400 `invalid` "Invalid conference
+/// type value." (a service account acting as itself has no Meet).
+fn check_conference(
+    principal: &Principal,
+    incoming: Option<&Value>,
+    version: i64,
+) -> Result<(), ApiError> {
+    let creates = version >= 1 && incoming.is_some_and(|data| data["createRequest"].is_object());
+    if principal.service_account && creates {
+        return Err(ApiError::invalid("Invalid conference type value."));
+    }
+    Ok(())
+}
+
 /// Records a change of `calendar_id` and queues push notifications.
 fn touched(state: &mut State, ctx: &Ctx<'_>, calendar_id: &str) -> u64 {
     let seq = match state.calendars.get_mut(calendar_id) {
@@ -455,6 +470,11 @@ fn insert(state: &mut State, ctx: &Ctx<'_>, call: &Call<'_>) -> Result<Reply, Ap
     let owner = calendar.owner.clone();
     event_span(&Value::Object(resource.clone()), &zone)?;
     check_attendees(&call.principal, &resource)?;
+    check_conference(
+        &call.principal,
+        incoming_conference.as_ref(),
+        call.conference_version(),
+    )?;
     settle_conference(
         &mut resource,
         incoming_conference.as_ref(),
@@ -597,6 +617,11 @@ fn update(
     let (old_start, old_end) = event_span(&existing, &zone).unwrap_or_default();
     let (start, end) = event_span(&Value::Object(resource.clone()), &zone)?;
     check_attendees(&call.principal, &resource)?;
+    check_conference(
+        &call.principal,
+        incoming_conference.as_ref(),
+        call.conference_version(),
+    )?;
     let current_sequence = existing["sequence"].as_i64().unwrap_or(0);
     let sequence = match incoming.get("sequence").and_then(Value::as_i64) {
         Some(given) if given < current_sequence => {

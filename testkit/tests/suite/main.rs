@@ -41,6 +41,7 @@ mod fake_telegram;
 mod google_busy;
 mod google_calendar;
 mod google_connect;
+mod google_service_account;
 mod google_sync;
 mod overdue;
 mod owner_meetings;
