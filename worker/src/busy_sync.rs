@@ -43,7 +43,7 @@ use chrono::{DateTime, NaiveDate, TimeDelta, TimeZone, Utc};
 use chrono_tz::Tz;
 use shared::clock::Clock;
 use shared::db::busy_intervals::{self, BusyChange};
-use shared::db::google_connections::{self, ConnectionKind, Watch};
+use shared::db::google_connections::{self, Watch};
 use shared::db::meetings;
 use shared::db::types::{MeetingId, UserId};
 use shared::db::{Db, DbError, booking_settings, users};
@@ -173,7 +173,7 @@ async fn sync_once(
     let (Some(connection), Some(zone), horizon_days) = loaded else {
         return Ok(true);
     };
-    if !connection.is_active() || connection.kind != ConnectionKind::Oauth {
+    if !connection.is_active() {
         return Ok(true);
     }
     let now = ctx.clock.now();

@@ -284,7 +284,6 @@ pub fn due_for_busy_sync(
 ) -> Result<Vec<DueSync>, DbError> {
     let rows: Vec<(UserId, Option<UtcTime>)> = google_connections::table
         .filter(google_connections::status.eq(ConnectionStatus::Active))
-        .filter(google_connections::kind.eq(ConnectionKind::Oauth))
         .filter(
             google_connections::busy_synced_at
                 .is_null()
@@ -364,8 +363,9 @@ pub fn find_by_channel(
         .optional()?)
 }
 
-/// Active OAuth connections without a push channel, or whose channel ends
-/// before `renew_before`: what the sweep (re)opens channels for.
+/// Active connections (own or shared calendars) without a push channel,
+/// or whose channel ends before `renew_before`: what the sweep (re)opens
+/// channels for.
 pub fn watches_due(
     conn: &mut DbConn,
     renew_before: DateTime<Utc>,
@@ -373,7 +373,6 @@ pub fn watches_due(
 ) -> Result<Vec<GoogleConnection>, DbError> {
     Ok(google_connections::table
         .filter(google_connections::status.eq(ConnectionStatus::Active))
-        .filter(google_connections::kind.eq(ConnectionKind::Oauth))
         .filter(
             google_connections::watch_channel_id
                 .is_null()

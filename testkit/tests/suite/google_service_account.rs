@@ -11,25 +11,25 @@
 //! with domain-wide delegation nothing is degraded.
 //! No log line holds the key, a token or an assertion.
 
-use chrono::{DateTime, Datelike, TimeDelta, TimeZone, Utc};
+use chrono::TimeDelta;
 use diesel::prelude::*;
-use serde_json::Value;
 use shared::clock::Clock;
 use shared::db::Db;
+use shared::db::busy_intervals::{self, BusyInterval};
 use shared::db::google_connections::{self, ConnectionKind, GoogleConnection};
-use shared::db::meetings::{self, Meeting, NewBooking, NewTime};
 use shared::db::schema::outbox_messages;
 use shared::db::types::{MeetingId, UserId};
 use shared::db::users::{self, User};
-use shared::domain::booking::{MeetingStatus, SyncState};
-use shared::domain::settings::BookingMode;
+use shared::domain::booking::MeetingStatus;
 use shared::domain::user::{Language, Role};
 use shared::google::calendar::deterministic_event_id;
-use shared::jobs::SyncCalendar;
 use testkit::db::TestDb;
 use testkit::fake_google::{FakeGoogle, FakeGoogleConfig, ServiceAccountKey};
 use testkit::fake_telegram::BotMessage;
-use testkit::people::{Person, WAIT};
+use testkit::meetings::{
+    Booking, cancel_and_sync, days_ahead, find, live_events, move_and_sync, synced,
+};
+use testkit::people::Person;
 use testkit::records::{SeedUser, audit_actions};
 use testkit::stack::{Stack, StackConfig};
 
@@ -241,44 +241,23 @@ async fn an_owner_connects_a_shared_calendar(db: TestDb) {
 
 on_both_backends!(an_owner_connects_a_shared_calendar);
 
-async fn meeting(db: &Db, id: MeetingId) -> Meeting {
-    db.read(move |c| meetings::find(c, id))
-        .await
-        .unwrap()
-        .expect("the meeting exists")
-}
-
-/// Waits until the meeting is synced at its current revision.
-async fn synced(db: &Db, id: MeetingId) -> Meeting {
-    let deadline = tokio::time::Instant::now() + WAIT;
+/// Waits until the busy intervals stored for `user` satisfy `check`.
+async fn busy_until(db: &Db, user: UserId, check: impl Fn(&[BusyInterval]) -> bool) {
+    let deadline = tokio::time::Instant::now() + testkit::people::WAIT;
     loop {
-        let current = meeting(db, id).await;
-        if current.sync_state == SyncState::Synced
-            && current.synced_revision == Some(current.revision)
-        {
-            return current;
+        let busy = db
+            .read(move |c| busy_intervals::for_user(c, user))
+            .await
+            .unwrap();
+        if check(&busy) {
+            return;
         }
         assert!(
             tokio::time::Instant::now() < deadline,
-            "never synced: {current:#?}"
+            "busy times never matched: {busy:?}"
         );
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
-}
-
-/// The live (not cancelled) events of a calendar.
-fn live(events: &[Value]) -> Vec<&Value> {
-    events
-        .iter()
-        .filter(|event| event["status"] != "cancelled")
-        .collect()
-}
-
-/// 10:00 UTC, `days` days after `now`.
-fn days_ahead(now: DateTime<Utc>, days: i64) -> DateTime<Utc> {
-    let day = now + TimeDelta::days(days);
-    Utc.with_ymd_and_hms(day.year(), day.month(), day.day(), 10, 0, 0)
-        .unwrap()
 }
 
 /// The kinds of the messages queued about meetings' calendars, in order.
@@ -313,8 +292,10 @@ async fn shared_calendar_deployment(db: TestDb, delegation: bool) -> Shared {
     fake.add_account(ANN);
     let key = fake.add_service_account(ROBOT, delegation);
     assert!(fake.share_calendar(ANN, ROBOT));
+    let mut env = deployment(&fake, &key, false);
+    env.push(("GOOGLE_BUSY_SYNC_INTERVAL".to_owned(), "1s".to_owned()));
     let config = StackConfig {
-        env: deployment(&fake, &key, false),
+        env,
         ..StackConfig::default()
     };
     let mut stack = Stack::new(db, config).await;
@@ -355,30 +336,12 @@ async fn shared_calendar_deployment(db: TestDb, delegation: bool) -> Shared {
 
 /// Books Max with Ann `days` days ahead and queues its sync.
 async fn book(shared: &Shared, days: i64) -> MeetingId {
-    let db = shared.stack.db.db.clone();
     let starts = days_ahead(shared.clock.now(), days);
-    let new = NewBooking {
-        manager: shared.manager.id,
-        owners: vec![shared.owner.id],
-        starts_at: starts,
-        ends_at: starts + TimeDelta::hours(1),
-        mode: BookingMode::Single,
-        period_key: format!("test-{}", starts.format("%Y-%m-%d")),
-        limit: 5,
-        reminder_offsets: vec![TimeDelta::hours(1)],
-        correlation_id: Some("test-book".to_owned()),
-    };
-    let now = shared.clock.now();
-    let booked = db
-        .write(move |c| Ok(meetings::book(c, &new, now)))
-        .await
-        .unwrap()
-        .unwrap();
     let queue = shared.stack.queue().await;
-    SyncCalendar::push(&queue, booked.id, booked.revision, "test-book")
+    Booking::one_hour(shared.manager.id, shared.owner.id, starts)
+        .book_and_sync(&shared.stack.db.db, &queue, &shared.clock)
         .await
-        .unwrap();
-    booked.id
+        .id
 }
 
 async fn a_booking_lands_on_the_shared_calendar_without_guests_or_meet(db: TestDb) {
@@ -395,19 +358,41 @@ async fn a_booking_lands_on_the_shared_calendar_without_guests_or_meet(db: TestD
     let db = stack.db.db.clone();
     let queue = stack.queue().await;
 
+    // Ann's own appointment in the shared calendar is busy time while it
+    // stands: read through the service account like an own calendar.
+    let dentist = days_ahead(clock.now(), 2) + TimeDelta::hours(4);
+    let rfc3339 = |at: chrono::DateTime<chrono::Utc>| serde_json::json!({ "dateTime": at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true) });
+    let appointment = fake
+        .insert_event(
+            ANN,
+            serde_json::json!({
+                "summary": "Dentist",
+                "start": rfc3339(dentist),
+                "end": rfc3339(dentist + TimeDelta::hours(1)),
+            }),
+        )
+        .unwrap();
+    busy_until(&db, owner.id, |busy| {
+        busy.iter().any(|b| b.starts_at == dentist)
+    })
+    .await;
+    let appointment_id = appointment["id"].as_str().unwrap();
+    fake.delete_event(ANN, appointment_id).unwrap();
+    busy_until(&db, owner.id, <[_]>::is_empty).await;
+
     // Booked: ONE event on Ann's calendar, made by the service account,
     // without guests or a Meet (Google refuses both), saying so.
     let id = book(&shared, 3).await;
-    let starts = meeting(&db, id).await.starts_at;
+    let starts = find(&db, id).await.starts_at;
     let stored = synced(&db, id).await;
     let event_id = deterministic_event_id(id);
     assert_eq!(stored.calendar_owner_id, Some(owner.id));
     assert_eq!(stored.google_event_id.as_deref(), Some(event_id.as_str()));
     assert_eq!(stored.meet_link, None);
     let events = fake.events(ANN);
-    let live_events = live(&events);
-    assert_eq!(live_events.len(), 1, "{events:#?}");
-    let event = live_events[0];
+    let current = live_events(&events);
+    assert_eq!(current.len(), 1, "{events:#?}");
+    let event = current[0];
     assert_eq!(event["id"], event_id.as_str());
     assert_eq!(event["creator"]["email"], ROBOT);
     assert!(event.get("attendees").is_none(), "{event:#}");
@@ -430,41 +415,17 @@ async fn a_booking_lands_on_the_shared_calendar_without_guests_or_meet(db: TestD
     // Moved: the same event follows, the manager gets the updated file,
     // the owner is not told again.
     let moved_to = starts + TimeDelta::days(1);
-    let to = NewTime {
-        starts_at: moved_to,
-        ends_at: moved_to + TimeDelta::hours(1),
-        period_key: format!("test-{}", moved_to.format("%Y-%m-%d")),
-        limit: 5,
-        reminder_offsets: vec![TimeDelta::hours(1)],
-    };
-    let now = clock.now();
-    let moved = db
-        .write(move |c| Ok(meetings::reschedule(c, id, &to, now)))
-        .await
-        .unwrap()
-        .unwrap();
-    SyncCalendar::push(&queue, id, moved.revision, "test-move")
-        .await
-        .unwrap();
+    move_and_sync(&db, &queue, clock, id, moved_to).await;
     synced(&db, id).await;
     max.gets_after(0, "updated invite").await;
     let events = fake.events(ANN);
-    assert_eq!(live(&events).len(), 1, "{events:#?}");
+    assert_eq!(live_events(&events).len(), 1, "{events:#?}");
 
     // Cancelled: the event is deleted, the manager gets the cancellation.
-    let now = clock.now();
-    let owner_id = owner.id;
-    let cancelled = db
-        .write(move |c| Ok(meetings::cancel(c, id, owner_id, None, now)))
-        .await
-        .unwrap()
-        .unwrap();
-    SyncCalendar::push(&queue, id, cancelled.revision, "test-cancel")
-        .await
-        .unwrap();
+    cancel_and_sync(&db, &queue, clock, id, owner.id).await;
     let done = synced(&db, id).await;
     assert_eq!(done.status, MeetingStatus::Cancelled);
-    assert!(live(&fake.events(ANN)).is_empty());
+    assert!(live_events(&fake.events(ANN)).is_empty());
     max.gets_after(0, "Cancelled").await;
 
     // Exactly: one notice to the owner, three files to the manager, none
@@ -509,9 +470,9 @@ async fn with_delegation_the_event_has_guests_and_meet(db: TestDb) {
     let stored = synced(&db, id).await;
     let meet = stored.meet_link.clone().expect("a Meet link is stored");
     let events = shared.fake.events(ANN);
-    let live_events = live(&events);
-    assert_eq!(live_events.len(), 1, "{events:#?}");
-    let event = live_events[0];
+    let current = live_events(&events);
+    assert_eq!(current.len(), 1, "{events:#?}");
+    let event = current[0];
     assert_eq!(event["hangoutLink"], meet.as_str());
     assert_eq!(event["attendees"][0]["email"], MAX_EMAIL, "{event:#}");
     assert!(
