@@ -12,12 +12,11 @@ use std::time::Duration;
 use frankenstein::updates::Update;
 use shared::clock::Clock;
 use shared::db::Db;
-use shared::db::types::OutboxMessageId;
 use shared::google::SecretString;
 use shared::google::oauth::GoogleOAuth;
 use shared::jobs::{DeliverMessage, Queue, SyncCalendar};
 use shared::startup::ShutdownSignal;
-use shared::telegram::delivery::{Delivery, DeliveryOutcome};
+use shared::telegram::delivery::{Delivery, DeliveryOutcome, Fresh};
 use shared::telegram::{TelegramClient, TelegramError};
 use tokio::task::JoinSet;
 use tracing::Instrument;
@@ -202,10 +201,17 @@ impl Poller {
 
     /// Delivers a reply now, retrying a passing failure briefly (the user
     /// is waiting for it); what still fails, or must wait longer, goes to
-    /// the worker.
-    async fn deliver_reply(&self, id: OutboxMessageId, correlation_id: &str) {
+    /// the worker. The first attempt starts from the row as written; a
+    /// retry reads it back (someone may have sent it meanwhile).
+    async fn deliver_reply(&self, reply: &Fresh, correlation_id: &str) {
+        let id = reply.id;
         for attempt in 1..=REPLY_ATTEMPTS {
-            let pause = match self.delivery.deliver(id).await {
+            let outcome = if attempt == 1 {
+                self.delivery.deliver_fresh(reply).await
+            } else {
+                self.delivery.deliver(id).await
+            };
+            let pause = match outcome {
                 Ok(DeliveryOutcome::Retry { after, reason }) => {
                     let pause = after.unwrap_or(REPLY_RETRY_PAUSE * attempt);
                     if attempt == REPLY_ATTEMPTS || pause > MAX_REPLY_RETRY_PAUSE {
@@ -230,20 +236,27 @@ impl Poller {
         DeliverMessage::push_after_commit(&self.queue, id, correlation_id).await;
     }
 
-    /// After commit: answer the button, deliver replies now, queue the rest,
-    /// then refresh command menus.
+    /// After commit: answer the button and deliver replies now, queue the
+    /// rest, then refresh command menus.
     async fn carry_out(&self, effects: Effects, correlation_id: &str) {
-        if let Some((callback_id, text)) = effects.callback_answer
-            && let Err(error) = self
-                .client
-                .answer_callback(&callback_id, text.as_deref())
-                .await
-        {
-            tracing::warn!(%error, "cannot answer the button press");
-        }
-        for id in effects.replies {
-            self.deliver_reply(id, correlation_id).await;
-        }
+        // The press is answered while the reply is on its way: neither
+        // waits for the other's round trip to Telegram.
+        let answer = async {
+            if let Some((callback_id, text)) = &effects.callback_answer
+                && let Err(error) = self
+                    .client
+                    .answer_callback(callback_id, text.as_deref())
+                    .await
+            {
+                tracing::warn!(%error, "cannot answer the button press");
+            }
+        };
+        let replies = async {
+            for reply in &effects.replies {
+                self.deliver_reply(reply, correlation_id).await;
+            }
+        };
+        tokio::join!(answer, replies);
         for id in effects.queued {
             DeliverMessage::push_after_commit(&self.queue, id, correlation_id).await;
         }

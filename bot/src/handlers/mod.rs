@@ -71,8 +71,9 @@ pub fn chat_of(update: &Update) -> Option<i64> {
 /// What the transaction decided; carried out after commit.
 #[derive(Debug, Default)]
 pub struct Effects {
-    /// Replies to deliver at once, in order.
-    pub replies: Vec<OutboxMessageId>,
+    /// Replies to deliver at once, in order (as written, so delivery need
+    /// not read them back).
+    pub replies: Vec<shared::telegram::delivery::Fresh>,
     /// Messages for the worker.
     pub queued: Vec<OutboxMessageId>,
     /// A button press to acknowledge, with an optional toast text.
@@ -294,13 +295,14 @@ impl Turn<'_> {
 
     /// A reply to the actor, delivered at once.
     fn reply(&mut self, actor: &Actor<'_>, message: OutgoingMessage) -> Result<(), DbError> {
+        let (chat_id, lane) = (actor.telegram_id.0, Lane::Interactive);
         let id = outbox::insert(
             self.conn,
             &NewOutboxMessage {
-                chat_id: actor.telegram_id.0,
+                chat_id,
                 recipient: actor.user_id(),
                 kind: "reply",
-                lane: Lane::Interactive,
+                lane,
                 body: message.to_json(),
                 broadcast: None,
                 dedupe_key: None,
@@ -308,7 +310,15 @@ impl Turn<'_> {
             },
             self.ctx.now,
         )?;
-        self.effects.replies.extend(id);
+        self.effects
+            .replies
+            .extend(id.map(|id| shared::telegram::delivery::Fresh {
+                id,
+                chat_id,
+                recipient_id: actor.user_id(),
+                lane,
+                message,
+            }));
         Ok(())
     }
 

@@ -2,7 +2,8 @@
 
 use std::fmt;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 use deadpool::managed::{self, Metrics, RecycleError, RecycleResult};
 use deadpool_diesel::Runtime;
@@ -146,6 +147,10 @@ impl DbError {
 /// hand an unreachable PostgreSQL URL to SQLite as a file name.)
 struct Manager {
     url: DatabaseUrl,
+    /// Bumped whenever a call fails: every connection verified before the
+    /// bump is pinged again at its next checkout (after a server restart
+    /// the first failure makes the whole pool look again).
+    generation: AtomicU64,
 }
 
 impl fmt::Debug for Manager {
@@ -153,6 +158,28 @@ impl fmt::Debug for Manager {
         f.debug_struct("Manager")
             .field("url", &self.url.redacted())
             .finish()
+    }
+}
+
+/// How long a connection that just answered is trusted without a ping at
+/// checkout. A `SELECT 1` on every checkout was a fifth of the statements
+/// of a button press; a connection in steady use is never pinged, an idle
+/// one is, and any failure on any connection re-checks them all.
+const TRUSTED_FOR: Duration = Duration::from_secs(2);
+
+/// A pooled connection and what the pool knows about its health.
+struct Pooled {
+    conn: SyncWrapper<DbConn>,
+    /// When a call on it last succeeded, and the manager's generation then.
+    verified: Option<(Instant, u64)>,
+    /// The last call left its transaction broken (e.g. a failed rollback).
+    broken: bool,
+}
+
+impl Pooled {
+    fn trusted(&self, generation: u64, now: Instant) -> bool {
+        matches!(self.verified, Some((at, seen))
+            if seen == generation && now.saturating_duration_since(at) < TRUSTED_FOR)
     }
 }
 
@@ -180,29 +207,51 @@ fn establish(url: &DatabaseUrl) -> Result<DbConn, DbError> {
 }
 
 impl managed::Manager for Manager {
-    type Type = deadpool_diesel::Connection<DbConn>;
+    type Type = Pooled;
     type Error = DbError;
 
     async fn create(&self) -> Result<Self::Type, Self::Error> {
         let url = self.url.clone();
-        SyncWrapper::new(Runtime::Tokio1, move || establish(&url)).await
+        let generation = self.generation.load(Ordering::Acquire);
+        let conn = SyncWrapper::new(Runtime::Tokio1, move || establish(&url)).await?;
+        Ok(Pooled {
+            conn,
+            verified: Some((Instant::now(), generation)),
+            broken: false,
+        })
     }
 
-    async fn recycle(&self, conn: &mut Self::Type, _: &Metrics) -> RecycleResult<Self::Error> {
-        if conn.is_mutex_poisoned() {
+    /// Discards a connection that panicked or broke its transaction; pings
+    /// one that has not answered lately (or since some call failed), so a
+    /// connection a restarted server dropped is replaced, not handed out.
+    async fn recycle(&self, pooled: &mut Self::Type, _: &Metrics) -> RecycleResult<Self::Error> {
+        if pooled.conn.is_mutex_poisoned() {
             return Err(RecycleError::message("connection mutex poisoned"));
         }
-        conn.interact(|conn| {
-            if <DbConn as Connection>::TransactionManager::is_broken_transaction_manager(conn) {
-                return Err(DbError::Pool(
-                    "connection left inside a transaction".to_owned(),
-                ));
-            }
-            conn.batch_execute("SELECT 1").map_err(DbError::from)
-        })
-        .await
-        .map_err(|_| RecycleError::message("connection check panicked"))?
-        .map_err(RecycleError::Backend)
+        if pooled.broken {
+            return Err(RecycleError::message(
+                "connection left inside a transaction",
+            ));
+        }
+        let generation = self.generation.load(Ordering::Acquire);
+        if pooled.trusted(generation, Instant::now()) {
+            return Ok(());
+        }
+        pooled
+            .conn
+            .interact(|conn| {
+                if <DbConn as Connection>::TransactionManager::is_broken_transaction_manager(conn) {
+                    return Err(DbError::Pool(
+                        "connection left inside a transaction".to_owned(),
+                    ));
+                }
+                conn.batch_execute("SELECT 1").map_err(DbError::from)
+            })
+            .await
+            .map_err(|_| RecycleError::message("connection check panicked"))?
+            .map_err(RecycleError::Backend)?;
+        pooled.verified = Some((Instant::now(), generation));
+        Ok(())
     }
 }
 
@@ -229,7 +278,11 @@ impl Db {
         if let DatabaseUrl::Sqlite(path) = url {
             prepare_sqlite_file(path.clone()).await?;
         }
-        let pool = managed::Pool::builder(Manager { url: url.clone() })
+        let manager = Manager {
+            url: url.clone(),
+            generation: AtomicU64::new(0),
+        };
+        let pool = managed::Pool::builder(manager)
             .max_size(pool_size)
             .runtime(Runtime::Tokio1)
             .wait_timeout(Some(Duration::from_secs(10)))
@@ -256,11 +309,35 @@ impl Db {
         F: FnOnce(&mut DbConn) -> Result<T, DbError> + Send + 'static,
         T: Send + 'static,
     {
-        let conn = self.pool.get().await.map_err(|e| match e {
+        let mut pooled = self.pool.get().await.map_err(|e| match e {
             managed::PoolError::Backend(e) => e,
             other => DbError::Pool(other.to_string()),
         })?;
-        conn.interact(f).await.map_err(|_| DbError::Panicked)?
+        let generation = self.pool.manager().generation.load(Ordering::Acquire);
+        let (outcome, broken) = pooled
+            .conn
+            .interact(|conn| {
+                let outcome = f(conn);
+                let broken =
+                    <DbConn as Connection>::TransactionManager::is_broken_transaction_manager(conn);
+                (outcome, broken)
+            })
+            .await
+            .map_err(|_| DbError::Panicked)?;
+        pooled.broken = broken;
+        if outcome.is_ok() {
+            pooled.verified = Some((Instant::now(), generation));
+        } else {
+            // Most failures are the query's own, but a dropped connection
+            // looks the same from here: check this one and the rest before
+            // they are used again.
+            pooled.verified = None;
+            self.pool
+                .manager()
+                .generation
+                .fetch_add(1, Ordering::AcqRel);
+        }
+        outcome
     }
 
     /// Runs `f` in one write transaction (`BEGIN IMMEDIATE` on SQLite).
@@ -270,6 +347,19 @@ impl Db {
         T: Send + 'static,
     {
         self.read(|conn| immediate_tx(conn, f)).await
+    }
+
+    /// Runs `f`, a single statement that changes rows, without a
+    /// transaction around it: one statement is atomic on both backends (on
+    /// SQLite a writing statement takes the write lock at its start,
+    /// honouring `busy_timeout`), and PostgreSQL saves the `BEGIN` and
+    /// `COMMIT` round trips. Anything with two statements uses [`Db::write`].
+    pub async fn write_single<T, F>(&self, f: F) -> Result<T, DbError>
+    where
+        F: FnOnce(&mut DbConn) -> Result<T, DbError> + Send + 'static,
+        T: Send + 'static,
+    {
+        self.read(f).await
     }
 
     /// Closes idle connections and refuses new ones (before dropping a test

@@ -16,7 +16,8 @@ use super::error::TelegramError;
 use super::message::OutgoingMessage;
 use crate::clock::Clock;
 use crate::config::TelegramConfig;
-use crate::db::types::OutboxMessageId;
+use crate::db::budget::{Bucket, Draw};
+use crate::db::types::{OutboxMessageId, UserId};
 use crate::db::{Db, DbError, budget, outbox, users};
 use crate::domain::delivery::{Lane, OutboxState};
 
@@ -40,6 +41,17 @@ pub enum DeliveryOutcome {
         after: Option<Duration>,
         reason: String,
     },
+}
+
+/// A message its sender has just queued, as written to the outbox: the
+/// bot delivers its replies from this instead of reading the row back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fresh {
+    pub id: OutboxMessageId,
+    pub chat_id: i64,
+    pub recipient_id: Option<UserId>,
+    pub lane: Lane,
+    pub message: OutgoingMessage,
 }
 
 /// Sends outbox messages within the shared budget.
@@ -96,13 +108,36 @@ impl Delivery {
                 return Ok(DeliveryOutcome::Failed(reason));
             }
         };
-        self.wait_for_slot(row.chat_id, row.lane).await?;
-        match self.send_or_edit(row.chat_id, &message).await {
+        let fresh = Fresh {
+            id,
+            chat_id: row.chat_id,
+            recipient_id: row.recipient_id,
+            lane: row.lane,
+            message,
+        };
+        self.send_pending(&fresh).await
+    }
+
+    /// Delivers a message just queued and committed by the caller (pending
+    /// by construction), without reading it back. A retry goes through
+    /// [`Delivery::deliver`], which sees whether someone else sent it
+    /// meanwhile.
+    #[tracing::instrument(skip(self, fresh), fields(outbox_id = %fresh.id))]
+    pub async fn deliver_fresh(&self, fresh: &Fresh) -> Result<DeliveryOutcome, DbError> {
+        self.send_pending(fresh).await
+    }
+
+    /// Waits for the message's turn on the budget, sends it and records the
+    /// outcome.
+    async fn send_pending(&self, fresh: &Fresh) -> Result<DeliveryOutcome, DbError> {
+        let id = fresh.id;
+        self.wait_for_slot(fresh.chat_id, fresh.lane).await?;
+        match self.send_or_edit(fresh.chat_id, &fresh.message).await {
             Ok(telegram_message_id) => {
                 let now = self.clock.now();
                 let recorded = self
                     .db
-                    .write(move |c| outbox::mark_sent(c, id, telegram_message_id, now))
+                    .write_single(move |c| outbox::mark_sent(c, id, telegram_message_id, now))
                     .await?;
                 if !recorded {
                     tracing::warn!("message was delivered by another sender at the same time");
@@ -134,7 +169,7 @@ impl Delivery {
             }
             Err(TelegramError::Unreachable(reason)) => {
                 let now = self.clock.now();
-                let recipient = row.recipient_id;
+                let recipient = fresh.recipient_id;
                 let note = reason.clone();
                 self.db
                     .write(move |c| {
@@ -208,31 +243,37 @@ impl Delivery {
         Ok(())
     }
 
-    /// Reserves this message's turn (chat, then lane) and sleeps until it.
+    /// Reserves this message's turns (chat, then bulk for bulk messages,
+    /// then the whole token) and sleeps until the last. Turns due at once
+    /// are reserved together, in one statement on PostgreSQL; after a wait
+    /// the rest are reserved at the new instant.
     async fn wait_for_slot(&self, chat_id: i64, lane: Lane) -> Result<(), DbError> {
-        let now = micros(self.clock.now());
-        let chat_step = duration_us(CHAT_STEP);
-        let chat_slot = self
-            .db
-            .write(move |c| budget::reserve_chat(c, chat_id, now, chat_step))
-            .await?;
-        self.sleep_until(chat_slot).await;
+        let mut draws = Vec::with_capacity(3);
+        draws.push(Draw {
+            bucket: Bucket::Chat(chat_id),
+            step_us: duration_us(CHAT_STEP),
+        });
         if lane == Lane::Bulk {
-            let now = micros(self.clock.now());
-            let step = duration_us(self.bulk_step);
-            let slot = self
-                .db
-                .write(move |c| budget::reserve_lane(c, "bulk", now, step))
-                .await?;
-            self.sleep_until(slot).await;
+            draws.push(Draw {
+                bucket: Bucket::Lane("bulk"),
+                step_us: duration_us(self.bulk_step),
+            });
         }
-        let now = micros(self.clock.now());
-        let step = duration_us(self.total_step);
-        let slot = self
-            .db
-            .write(move |c| budget::reserve_lane(c, "total", now, step))
-            .await?;
-        self.sleep_until(slot).await;
+        draws.push(Draw {
+            bucket: Bucket::Lane("total"),
+            step_us: duration_us(self.total_step),
+        });
+        let mut taken = 0;
+        while taken < draws.len() {
+            let now = micros(self.clock.now());
+            let rest = draws[taken..].to_vec();
+            let reserved = self
+                .db
+                .read(move |c| budget::reserve_in_order(c, &rest, now))
+                .await?;
+            taken += reserved.count.max(1);
+            self.sleep_until(reserved.at_us).await;
+        }
         Ok(())
     }
 
