@@ -13,6 +13,7 @@ pub mod fake_telegram;
 pub mod google_people;
 pub mod meetings;
 pub mod people;
+pub mod pg_cluster;
 pub mod process;
 pub mod records;
 pub mod stack;

@@ -2,8 +2,9 @@
 //! (planned at booking, one row per participant and offset) over to the
 //! delivery path.
 //!
-//! Each reminder is settled in its own write transaction: the reminder is
-//! read again and, if still pending, either
+//! Due reminders are settled a few at a time per write transaction (one
+//! each if that fails): each reminder is read again and, if still pending,
+//! either
 //! - marked `sent` (conditionally, `WHERE state = 'pending'`) together with
 //!   its outbox row keyed `reminder:<id>` — so of any number of workers
 //!   exactly one hands it over, and a second copy of the message cannot be
@@ -96,36 +97,31 @@ pub async fn send_due(db: &Db, queue: &Queue, clock: &Clock) {
     }
 }
 
-/// Hands every reminder due by now over (or cancels it), oldest first.
+/// Hands every reminder due by now over (or cancels it), oldest batch
+/// first.
+///
+/// A batch is settled [`CHUNK`] reminders per write transaction (one
+/// commit each instead of one per reminder), each worker starting at a
+/// chunk of its own choosing: workers racing over the same due reminders
+/// mostly settle different ones instead of queueing behind each other's
+/// row locks, and skip the ones already settled at the cost of one read.
+/// Within a chunk the reminders are taken in due order, as by every
+/// worker, so two transactions never wait on each other in a cycle.
 pub async fn send_once(db: &Db, queue: &Queue, clock: &Clock) -> Result<Pass, DbError> {
     let mut pass = Pass::default();
     for _ in 0..MAX_BATCHES {
         let now = clock.now();
         let due = db.read(move |c| reminders::due(c, now, BATCH)).await?;
         let full = i64::try_from(due.len()).unwrap_or(i64::MAX) >= BATCH;
-        for reminder in due {
-            let id = reminder.id;
-            let now = clock.now();
-            match db.write(move |c| settle(c, id, now)).await {
-                Ok(Settled::Skipped) => {}
-                Ok(Settled::Cancelled { meeting, reason }) => {
-                    pass.cancelled += 1;
-                    tracing::info!(reminder_id = %id, meeting_id = %meeting, reason = reason.text(), "reminder not sent");
-                }
-                Ok(Settled::Sent {
-                    meeting,
-                    outbox_id,
-                    correlation_id,
-                }) => {
-                    pass.sent += 1;
-                    tracing::info!(reminder_id = %id, meeting_id = %meeting, %outbox_id, correlation_id, "reminder queued");
-                    DeliverMessage::push_after_commit(queue, outbox_id, &correlation_id).await;
-                }
-                // One reminder failing does not hold up the others; it is
-                // still pending and tried again on the next tick.
-                Err(error) => {
-                    tracing::warn!(%error, reminder_id = %id, "cannot hand a reminder over")
-                }
+        let ids: Vec<ReminderId> = due.iter().map(|r| r.id).collect();
+        let mut chunks: Vec<Vec<ReminderId>> = ids.chunks(CHUNK).map(<[_]>::to_vec).collect();
+        if !chunks.is_empty() {
+            let start = uuid::Uuid::new_v4().as_u128() % chunks.len() as u128;
+            chunks.rotate_left(usize::try_from(start).unwrap_or(0));
+        }
+        for chunk in chunks {
+            for (id, settled) in settle_chunk(db, chunk, clock).await {
+                record(&mut pass, queue, id, settled).await;
             }
         }
         if !full {
@@ -133,6 +129,65 @@ pub async fn send_once(db: &Db, queue: &Queue, clock: &Clock) -> Result<Pass, Db
         }
     }
     Ok(pass)
+}
+
+/// Reminders settled per write transaction.
+const CHUNK: usize = 25;
+
+/// Settles `chunk` in one write transaction; if that fails, one reminder
+/// per transaction, so one reminder failing does not hold up the others
+/// (a failed one is still pending and tried again on the next tick).
+async fn settle_chunk(
+    db: &Db,
+    chunk: Vec<ReminderId>,
+    clock: &Clock,
+) -> Vec<(ReminderId, Settled)> {
+    let now = clock.now();
+    let ids = chunk.clone();
+    let together = db
+        .write(move |c| {
+            ids.into_iter()
+                .map(|id| settle(c, id, now).map(|settled| (id, settled)))
+                .collect::<Result<Vec<_>, DbError>>()
+        })
+        .await;
+    let error = match together {
+        Ok(settled) => return settled,
+        Err(error) => error,
+    };
+    tracing::info!(%error, reminders = chunk.len(), "settling reminders one by one");
+    let mut settled = Vec::with_capacity(chunk.len());
+    for id in chunk {
+        let now = clock.now();
+        match db.write(move |c| settle(c, id, now)).await {
+            Ok(one) => settled.push((id, one)),
+            Err(error) => {
+                tracing::warn!(%error, reminder_id = %id, "cannot hand a reminder over");
+            }
+        }
+    }
+    settled
+}
+
+/// Counts and logs what became of reminder `id`, pushing the delivery of
+/// a handed-over one (after its commit).
+async fn record(pass: &mut Pass, queue: &Queue, id: ReminderId, settled: Settled) {
+    match settled {
+        Settled::Skipped => {}
+        Settled::Cancelled { meeting, reason } => {
+            pass.cancelled += 1;
+            tracing::info!(reminder_id = %id, meeting_id = %meeting, reason = reason.text(), "reminder not sent");
+        }
+        Settled::Sent {
+            meeting,
+            outbox_id,
+            correlation_id,
+        } => {
+            pass.sent += 1;
+            tracing::info!(reminder_id = %id, meeting_id = %meeting, %outbox_id, correlation_id, "reminder queued");
+            DeliverMessage::push_after_commit(queue, outbox_id, &correlation_id).await;
+        }
+    }
 }
 
 /// What became of one reminder.

@@ -5,7 +5,9 @@
 //! the shared budget (per chat and per lane, in the database, so the bot and
 //! all workers together stay within Telegram's limits), wait for the slot,
 //! send, record the outcome. A message recorded as sent is never sent again;
-//! one in flight at a crash may arrive twice.
+//! one in flight at a crash may arrive twice. Recording a send waits out a
+//! database that is briefly away (a restart), so an outage does not make a
+//! delivered message go out again.
 
 use std::time::Duration;
 
@@ -24,6 +26,13 @@ use crate::domain::delivery::{Lane, OutboxState};
 /// Spacing of two messages to one chat: Telegram allows about one per
 /// second; the margin absorbs scheduling jitter.
 const CHAT_STEP: Duration = Duration::from_millis(1_100);
+
+/// How long recording a sent message may wait for the database to come
+/// back before the message risks being sent again.
+const RECORD_PATIENCE: Duration = Duration::from_secs(120);
+/// The first and the longest pause between two tries of that record.
+const RECORD_FIRST_PAUSE: Duration = Duration::from_millis(100);
+const RECORD_MAX_PAUSE: Duration = Duration::from_secs(5);
 
 /// What happened to one delivery attempt.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -127,6 +136,39 @@ impl Delivery {
         self.send_pending(fresh).await
     }
 
+    /// Records that Telegram accepted message `id`. The message is out, so
+    /// losing this write would send it again on the job's retry: a failing
+    /// database (a restart, a lost connection) is waited out with backoff
+    /// for up to [`RECORD_PATIENCE`] before the error is given up to the
+    /// caller.
+    async fn record_sent(
+        &self,
+        id: OutboxMessageId,
+        telegram_message_id: i64,
+    ) -> Result<bool, DbError> {
+        let started = std::time::Instant::now();
+        let mut pause = RECORD_FIRST_PAUSE;
+        loop {
+            let now = self.clock.now();
+            match self
+                .db
+                .write_single(move |c| outbox::mark_sent(c, id, telegram_message_id, now))
+                .await
+            {
+                Ok(recorded) => return Ok(recorded),
+                Err(error) if started.elapsed() + pause < RECORD_PATIENCE => {
+                    tracing::warn!(%error, ?pause, "cannot record a sent message yet; retrying");
+                    tokio::time::sleep(pause).await;
+                    pause = (pause * 2).min(RECORD_MAX_PAUSE);
+                }
+                Err(error) => {
+                    tracing::error!(%error, "cannot record a sent message; it may be sent again");
+                    return Err(error);
+                }
+            }
+        }
+    }
+
     /// Waits for the message's turn on the budget, sends it and records the
     /// outcome.
     async fn send_pending(&self, fresh: &Fresh) -> Result<DeliveryOutcome, DbError> {
@@ -134,11 +176,7 @@ impl Delivery {
         self.wait_for_slot(fresh.chat_id, fresh.lane).await?;
         match self.send_or_edit(fresh.chat_id, &fresh.message).await {
             Ok(telegram_message_id) => {
-                let now = self.clock.now();
-                let recorded = self
-                    .db
-                    .write_single(move |c| outbox::mark_sent(c, id, telegram_message_id, now))
-                    .await?;
+                let recorded = self.record_sent(id, telegram_message_id).await?;
                 if !recorded {
                     tracing::warn!("message was delivered by another sender at the same time");
                 }

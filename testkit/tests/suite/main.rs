@@ -52,4 +52,5 @@ mod profile;
 mod queue;
 mod registration;
 mod reminders;
+mod reminders_scale;
 mod storage;

@@ -112,7 +112,7 @@ fn admins(from: i64, count: i64) -> Vec<i64> {
 }
 
 /// Waits until each admin got exactly one message and nobody got two.
-async fn assert_each_got_exactly_one(stack: &Stack, chats: &[i64]) {
+pub(crate) async fn assert_each_got_exactly_one(stack: &Stack, chats: &[i64]) {
     let expected = chats.len();
     stack
         .telegram

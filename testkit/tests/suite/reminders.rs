@@ -35,18 +35,18 @@ const MOSCOW: Tz = Tz::Europe__Moscow;
 const MEET_LINK: &str = "https://meet.google.com/abc-defg-hij";
 
 /// Moves the clock of every process to `at`.
-fn move_clock_to(stack: &Stack, at: DateTime<Utc>) {
+pub(crate) fn move_clock_to(stack: &Stack, at: DateTime<Utc>) {
     let offset = at - Clock::system().now();
     clock::write_offset(&stack.clock_file(), offset).unwrap();
 }
 
 /// `hour`:00 UTC on `date`.
-fn at(date: NaiveDate, hour: i64) -> DateTime<Utc> {
+pub(crate) fn at(date: NaiveDate, hour: i64) -> DateTime<Utc> {
     date.and_hms_opt(0, 0, 0).unwrap().and_utc() + TimeDelta::hours(hour)
 }
 
 /// Today's date (UTC) plus `days`, by the real clock.
-fn day(days: u64) -> NaiveDate {
+pub(crate) fn day(days: u64) -> NaiveDate {
     Clock::system().now().date_naive() + Days::new(days)
 }
 
@@ -178,7 +178,7 @@ async fn settled(db: &Db, now: DateTime<Utc>) {
 }
 
 /// Dedupe keys of the outbox messages of `kind`, sorted.
-async fn keys_of(db: &Db, kind: &'static str) -> Vec<String> {
+pub(crate) async fn keys_of(db: &Db, kind: &'static str) -> Vec<String> {
     let mut keys: Vec<String> = db
         .read(move |c| {
             Ok(outbox_messages::table

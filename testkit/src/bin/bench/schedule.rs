@@ -1,36 +1,11 @@
-//! `scripts/bench`: figures of the release binaries against the fake
-//! Telegram on an embedded SQLite file (or `--database-url`). Not a test: it
-//! prints numbers.
-//!
-//! - `--scenario basic` (the default): start → first reply, idle memory,
-//!   CPU per 1,000 simple updates, reply latency with 100 concurrent chats,
-//!   binary sizes.
-//! - `--scenario schedule`: the `/schedule` day list under load. The
-//!   database is seeded directly (5 owners with a full weekday grid, blocked
-//!   periods, ~200 meetings over the horizon, 100 managers), then every
-//!   manager presses an owner's button at the same moment and waits for the
-//!   bot's edited day list, round after round: the round trip a manager
-//!   feels, with the slot computation, the SQL and the delivery budget in
-//!   it. Also prints what PostgreSQL did per press and how long the slot
-//!   read alone takes, to tell where the time goes.
-//! - `--scenario all`: both, one after the other.
-//!
-//! The seeded users have their own Telegram id range; the bench refuses a
-//! database that has them already (create a fresh database per run).
+//! `--scenario schedule`: the `/schedule` day list under load (see the
+//! binary's docs), on seeded data.
 
-#![expect(
-    clippy::expect_used,
-    reason = "a benchmark stops at the first broken setup step"
-)]
-
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Datelike, NaiveDate, TimeDelta, TimeZone, Utc, Weekday};
 use chrono_tz::Tz;
-use clap::{Parser, ValueEnum};
 use diesel::prelude::*;
 use shared::clock::Clock;
 use shared::db::blocked_periods::{self, AddOutcome, NewBlockedPeriod};
@@ -45,13 +20,11 @@ use shared::domain::booking::{BookingError, SyncState, period_key};
 use shared::domain::settings::{BookingMode, BookingSettings, LimitPeriod};
 use shared::domain::slots::{FIRST_START_MINUTE, LAST_START_MINUTE, START_STEP_MINUTES};
 use shared::domain::user::{Language, Role};
-use testkit::fake_telegram::{BotEdit, Entry, FakeTelegram, FakeTelegramConfig, FakeUser};
+use testkit::fake_telegram::{BotEdit, Entry, FakeTelegram, FakeUser};
 use testkit::records::SeedUser;
 
-const TOKEN: &str = "777000:bench-token";
-
-/// The bot's company zone (`TIMEZONE`), which the limit periods follow.
-const COMPANY_ZONE: Tz = chrono_tz::Europe::Moscow;
+use crate::common::{REPLY_TIMEOUT, ROUND_PAUSE, cpu_seconds, summary};
+use crate::{Bench, COMPANY_ZONE};
 
 /// Telegram ids of the seeded people, far from the basic scenario's.
 const ADMIN_TELEGRAM_ID: i64 = 7_100_000;
@@ -83,300 +56,6 @@ const MEETINGS: usize = 200;
 /// each, so the data is the same at every `--chats`.
 const SEEDED_MANAGERS: i64 = 100;
 
-/// The bot spaces two messages to one chat by 1.1 s (Telegram's per-chat
-/// limit); a round starts this long after the previous one ended, so no
-/// press waits for that spacing.
-const ROUND_PAUSE: Duration = Duration::from_millis(1_200);
-
-/// How long one reply may take before the bench gives up.
-const REPLY_TIMEOUT: Duration = Duration::from_secs(60);
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-enum Scenario {
-    /// Start-up, memory, CPU and /help latency.
-    Basic,
-    /// The /schedule day list with concurrent managers.
-    Schedule,
-    /// Both.
-    All,
-}
-
-#[derive(Debug, Parser)]
-struct Args {
-    /// Directory with the release `bot` and `worker`.
-    #[arg(long, default_value = "target/release")]
-    bin_dir: PathBuf,
-    /// Database to run on (default: a fresh SQLite file per run). For the
-    /// schedule scenario it must not hold the bench's seeded users yet.
-    #[arg(long)]
-    database_url: Option<String>,
-    /// What to measure.
-    #[arg(long, value_enum, default_value_t = Scenario::Basic)]
-    scenario: Scenario,
-    /// Concurrent chats for the latency figures (managers in the schedule
-    /// scenario).
-    #[arg(long, default_value_t = 100)]
-    chats: i64,
-    /// Rounds per chat for the /help latency figure.
-    #[arg(long, default_value_t = 10)]
-    rounds: usize,
-    /// Measured rounds of the day-list figure (each manager presses once
-    /// per round; one more warm-up round is not counted).
-    #[arg(long, default_value_t = 30)]
-    schedule_rounds: usize,
-    /// Booking horizon of the schedule scenario (the product default is 14).
-    #[arg(long, default_value_t = 14)]
-    horizon_days: u16,
-    /// The bot's `DATABASE_POOL_SIZE` (default: the product's default).
-    #[arg(long)]
-    pool_size: Option<usize>,
-    /// Spread each round's presses evenly over this many milliseconds
-    /// (0: every manager presses at the same moment, the worst case).
-    #[arg(long, default_value_t = 0)]
-    spread_ms: u64,
-}
-
-struct Process(Child);
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.0.id().to_string()])
-            .status();
-        let _ = self.0.wait();
-    }
-}
-
-fn spawn(bin: &Path, dir: &Path, env: &[(String, String)]) -> Process {
-    let child = Command::new(bin)
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-        .current_dir(dir)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn a service");
-    Process(child)
-}
-
-/// Resident memory of a process in MiB (from /proc).
-fn rss_mib(pid: u32) -> f64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.split_whitespace().next()?.parse::<f64>().ok())
-        .map_or(0.0, |kib| kib / 1024.0)
-}
-
-/// CPU seconds (user + system) a process has used so far.
-fn cpu_seconds(pid: u32) -> f64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    let after_name = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
-    let fields: Vec<&str> = after_name.split_whitespace().collect();
-    let ticks = |i: usize| {
-        fields
-            .get(i)
-            .and_then(|v| v.parse::<f64>().ok())
-            .unwrap_or(0.0)
-    };
-    // Fields 14 and 15 of /proc/pid/stat (utime, stime), counted after the name.
-    (ticks(11) + ticks(12)) / 100.0
-}
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    if sorted.is_empty() {
-        return Duration::ZERO;
-    }
-    let rank = ((p / 100.0) * (sorted.len() - 1) as f64).round() as usize;
-    sorted[rank.min(sorted.len() - 1)]
-}
-
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1000.0
-}
-
-/// "p50 … ms, p99 … ms, max … ms" of unsorted latencies.
-fn summary(latencies: &mut [Duration]) -> String {
-    latencies.sort_unstable();
-    format!(
-        "p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
-        ms(percentile(latencies, 50.0)),
-        ms(percentile(latencies, 99.0)),
-        ms(percentile(latencies, 100.0)),
-    )
-}
-
-/// Everything both scenarios share: the fake, the working directory, the
-/// services' environment.
-struct Bench {
-    args: Args,
-    fake: FakeTelegram,
-    dir: tempfile::TempDir,
-    database_url: String,
-    env: Vec<(String, String)>,
-    bot_bin: PathBuf,
-    worker_bin: PathBuf,
-}
-
-impl Bench {
-    fn spawn_bot(&self) -> Process {
-        spawn(&self.bot_bin, self.dir.path(), &self.env)
-    }
-
-    fn spawn_worker(&self) -> Process {
-        spawn(&self.worker_bin, self.dir.path(), &self.env)
-    }
-}
-
-#[expect(clippy::print_stdout, reason = "a benchmark prints its figures")]
-#[tokio::main]
-async fn main() {
-    let args = Args::parse();
-    // The services run in a temporary directory: a relative --bin-dir would
-    // be resolved there.
-    let bin_dir = std::fs::canonicalize(&args.bin_dir).expect("the --bin-dir directory");
-    let bot_bin = bin_dir.join("bot");
-    let worker_bin = bin_dir.join("worker");
-    for bin in [&bot_bin, &worker_bin] {
-        let size = std::fs::metadata(bin).map(|m| m.len()).unwrap_or(0);
-        println!(
-            "binary {}: {:.1} MiB",
-            bin.display(),
-            size as f64 / 1_048_576.0
-        );
-    }
-
-    let fake = FakeTelegram::start(FakeTelegramConfig::unlimited().with_token(TOKEN)).await;
-    let dir = tempfile::tempdir().expect("temp dir");
-    let database_url = args
-        .database_url
-        .clone()
-        .unwrap_or_else(|| format!("sqlite://{}/bench.db", dir.path().display()));
-    let mut env: Vec<(String, String)> = [
-        ("TELEGRAM_BOT_TOKEN", TOKEN.to_owned()),
-        ("TELEGRAM_API_URL", fake.base_url()),
-        ("DATABASE_URL", database_url.clone()),
-        ("TIMEZONE", COMPANY_ZONE.name().to_owned()),
-        ("PORT", "0".to_owned()),
-        ("LOG_FORMAT", "json".to_owned()),
-        ("RUST_LOG", "warn".to_owned()),
-        ("TELEGRAM_RATE", "10000".to_owned()),
-        ("TELEGRAM_BULK_RATE", "10000".to_owned()),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_owned(), v))
-    .collect();
-    if let Some(size) = args.pool_size {
-        env.push(("DATABASE_POOL_SIZE".to_owned(), size.to_string()));
-    }
-
-    // Migrate once so start-up below is the steady-state start.
-    let status = Command::new(&bot_bin)
-        .arg("migrate")
-        .env_clear()
-        .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-        .current_dir(dir.path())
-        .stderr(Stdio::null())
-        .status()
-        .expect("migrate");
-    assert!(status.success(), "migrate failed");
-
-    let scenario = args.scenario;
-    let bench = Bench {
-        args,
-        fake,
-        dir,
-        database_url,
-        env,
-        bot_bin,
-        worker_bin,
-    };
-    if matches!(scenario, Scenario::Basic | Scenario::All) {
-        basic(&bench).await;
-    }
-    if matches!(scenario, Scenario::Schedule | Scenario::All) {
-        schedule(&bench).await;
-    }
-}
-
-/// Start → first reply, idle memory, /help latency and CPU.
-#[expect(clippy::print_stdout, reason = "a benchmark prints its figures")]
-async fn basic(bench: &Bench) {
-    let (args, fake) = (&bench.args, &bench.fake);
-    // Start → first reply: the update waits in Telegram before the bot starts.
-    let first = fake.user(1).first_name("First");
-    first.send_text("/start");
-    let started = Instant::now();
-    let bot = bench.spawn_bot();
-    fake.wait_for_bot_message(1, |_| true, REPLY_TIMEOUT)
-        .await
-        .expect("first reply");
-    println!("start → first reply: {:.0} ms", ms(started.elapsed()));
-    let worker = bench.spawn_worker();
-
-    tokio::time::sleep(Duration::from_secs(5)).await;
-    println!(
-        "idle RSS: bot {:.1} MiB, worker {:.1} MiB",
-        rss_mib(bot.0.id()),
-        rss_mib(worker.0.id())
-    );
-
-    // Reply latency: every chat sends /help and waits for the answer; a chat
-    // writes at most once per 1.2 s (Telegram allows the bot about one
-    // message per second per chat, and so does the fake).
-    let users: Vec<_> = (0..args.chats)
-        .map(|i| fake.user(1_000 + i).first_name("Load"))
-        .collect();
-    let cpu_before = cpu_seconds(bot.0.id());
-    let mut latencies = Vec::new();
-    let total_updates = args.chats as usize * args.rounds;
-    let load_started = Instant::now();
-    for round in 0..args.rounds {
-        let round_started = Instant::now();
-        let mut tasks = tokio::task::JoinSet::new();
-        for user in &users {
-            let (fake, user) = (fake.clone(), user.clone());
-            let expected = round + 1;
-            tasks.spawn(async move {
-                let sent = Instant::now();
-                user.send_text("/help");
-                fake.wait_for_stats(
-                    |s| s.delivered.get(&user.id()).copied().unwrap_or(0) >= expected as u64,
-                    REPLY_TIMEOUT,
-                )
-                .await
-                .expect("reply");
-                sent.elapsed()
-            });
-        }
-        while let Some(latency) = tasks.join_next().await {
-            latencies.push(latency.expect("latency task"));
-        }
-        tokio::time::sleep(ROUND_PAUSE.saturating_sub(round_started.elapsed())).await;
-    }
-    let wall = load_started.elapsed();
-    let cpu = cpu_seconds(bot.0.id()) - cpu_before;
-    latencies.sort();
-    println!(
-        "reply latency, {} concurrent chats × {} rounds: p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms ({:.0} updates/s offered)",
-        args.chats,
-        args.rounds,
-        ms(percentile(&latencies, 50.0)),
-        ms(percentile(&latencies, 99.0)),
-        ms(percentile(&latencies, 100.0)),
-        total_updates as f64 / wall.as_secs_f64()
-    );
-    println!(
-        "bot CPU per 1,000 simple updates: {:.3} s",
-        cpu * 1000.0 / total_updates as f64
-    );
-    drop(worker);
-    drop(bot);
-}
-
 /// One seeded manager in the fake: their chat and the owner list the bot
 /// showed them (the message every press edits).
 #[derive(Clone)]
@@ -396,7 +75,7 @@ struct Seeded {
 
 /// The `/schedule` day list under load (see the module docs).
 #[expect(clippy::print_stdout, reason = "a benchmark prints its figures")]
-async fn schedule(bench: &Bench) {
+pub(crate) async fn schedule(bench: &Bench) {
     let (args, fake) = (&bench.args, &bench.fake);
     let url = DatabaseUrl::parse(&bench.database_url).expect("database URL");
     let db = Db::connect(&url, 2).await.expect("connect for seeding");
