@@ -3,17 +3,21 @@
 //! calendar sync queued after commit as the bot queues it; and waiting
 //! until the worker synced a meeting.
 
+use std::ops::Range;
+
 use chrono::{DateTime, Datelike, TimeDelta, TimeZone, Utc};
 use serde_json::Value;
 use shared::clock::Clock;
-use shared::db::Db;
 use shared::db::meetings::{self, Meeting, NewBooking, NewTime};
 use shared::db::types::{MeetingId, UserId};
-use shared::domain::booking::SyncState;
+use shared::db::{Db, DbConn, DbError, calendar_sync};
+use shared::domain::booking::{BookingError, SyncState};
 use shared::domain::settings::BookingMode;
+use shared::domain::user::Role;
 use shared::jobs::{Queue, SyncCalendar};
 
 use crate::people::WAIT;
+use crate::records::SeedUser;
 
 /// Meetings a test books in one limit period at most (the tests' own
 /// period keys never collide with a real week).
@@ -198,4 +202,40 @@ pub fn event_instant(time: &Value) -> DateTime<Utc> {
 /// A limit period of the tests' own, one per start.
 fn period_key(starts: DateTime<Utc>) -> String {
     format!("test-{}", starts.timestamp())
+}
+
+/// In `conn`'s transaction, for each `i` of `pairs`: a manager (chat
+/// `first_chat + 2i`) and an owner of their own (the next chat), booked
+/// together from `starts_at` for an hour with one reminder `lead` ahead,
+/// through the repository functions the bot uses; the calendar is marked
+/// synced (no invites: load tests are about the reminders). Answers both
+/// chats of every pair.
+pub fn book_pairs_synced(
+    conn: &mut DbConn,
+    first_chat: i64,
+    pairs: Range<i64>,
+    starts_at: DateTime<Utc>,
+    lead: TimeDelta,
+    now: DateTime<Utc>,
+) -> Result<Vec<i64>, DbError> {
+    let mut chats = Vec::new();
+    for i in pairs {
+        let manager_chat = first_chat + 2 * i;
+        let owner_chat = manager_chat + 1;
+        let manager = SeedUser::new(manager_chat, "Mia", "Manager").insert_with(conn)?;
+        let owner = SeedUser::new(owner_chat, "Otto", "Owner")
+            .role(Some(Role::Owner))
+            .insert_with(conn)?;
+        let new = Booking::one_hour(manager.id, owner.id, starts_at)
+            .reminders(vec![lead])
+            .into_new_booking();
+        let meeting = match meetings::book(conn, &new, now) {
+            Ok(meeting) => meeting,
+            Err(BookingError::Db(error)) => return Err(error),
+            Err(other) => panic!("a seeded booking was refused: {other}"),
+        };
+        calendar_sync::mark_synced(conn, meeting.id, meeting.revision)?;
+        chats.extend([manager_chat, owner_chat]);
+    }
+    Ok(chats)
 }

@@ -406,6 +406,15 @@ impl People {
         self.manager.iter().chain(&self.owners)
     }
 
+    /// Everyone taking part but `reader`, by name, for `reader`'s texts.
+    fn others_than(&self, reader: &User) -> String {
+        self.everyone()
+            .filter(|user| user.id != reader.id)
+            .map(User::full_name)
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
     /// The file and its caption for `reader`, in their zone and language.
     fn message_for(
         &self,
@@ -417,12 +426,7 @@ impl People {
     ) -> OutgoingMessage {
         let language = reader.language;
         let zone = stored_zone(&reader.time_zone, company_zone);
-        let others = self
-            .everyone()
-            .filter(|user| user.id != reader.id)
-            .map(User::full_name)
-            .collect::<Vec<_>>()
-            .join(", ");
+        let others = self.others_than(reader);
         let owners = self
             .owners
             .iter()
@@ -973,12 +977,7 @@ impl People {
     ) -> OutgoingMessage {
         let language = reader.language;
         let zone = stored_zone(&reader.time_zone, company_zone);
-        let others = self
-            .everyone()
-            .filter(|user| user.id != reader.id)
-            .map(User::full_name)
-            .collect::<Vec<_>>()
-            .join(", ");
+        let others = self.others_than(reader);
         let when = meeting_when(language, zone, meeting.starts_at, meeting.ends_at);
         let text = t(
             language,
@@ -1186,12 +1185,7 @@ impl People {
     ) -> OutgoingMessage {
         let language = reader.language;
         let zone = stored_zone(&reader.time_zone, company_zone);
-        let others = self
-            .everyone()
-            .filter(|user| user.id != reader.id)
-            .map(User::full_name)
-            .collect::<Vec<_>>()
-            .join(", ");
+        let others = self.others_than(reader);
         let when = meeting_when(language, zone, meeting.starts_at, meeting.ends_at);
         let mut refused = Vec::new();
         if !limits.guests.is_empty() {

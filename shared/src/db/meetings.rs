@@ -427,50 +427,74 @@ pub fn reschedule(
         if to.period_key != meeting.period_key {
             move_quota(conn, &meeting, to)?;
         }
-        let old: Vec<UtcTime> = covered_cells(meeting.starts_at, meeting.ends_at)
-            .map(UtcTime::from)
-            .collect();
-        let new: Vec<UtcTime> = covered_cells(to.starts_at, to.ends_at)
-            .map(UtcTime::from)
-            .collect();
-        // Cells the meeting already holds stay claimed; only the others
-        // are claimed and freed.
-        let wanted: Vec<UtcTime> = new.iter().filter(|c| !old.contains(c)).copied().collect();
-        let mut owners: Vec<UserId> = people
-            .iter()
-            .filter(|p| p.role == ParticipantRole::Owner)
-            .map(|p| p.user_id)
-            .collect();
-        owners.sort_unstable();
-        for owner in &owners {
-            claim(conn, id, *owner, &wanted)?;
-        }
-        if let (Some(first), Some(last)) = (new.first(), new.last()) {
-            diesel::delete(
-                slot_claims::table
-                    .filter(slot_claims::meeting_id.eq(id))
-                    .filter(
-                        slot_claims::cell_start
-                            .lt(*first)
-                            .or(slot_claims::cell_start.gt(*last)),
-                    ),
-            )
-            .execute(conn)?;
-        }
-        drop_pending_reminders(conn, id)?;
-        let recipients: Vec<UserId> = people.iter().map(|p| p.user_id).collect();
-        plan(
+        move_claims_and_reminders(
             conn,
-            id,
+            &meeting,
+            &people,
+            (to.starts_at, to.ends_at),
             revision,
-            &recipients,
-            to.starts_at,
             &to.reminder_offsets,
             now,
         )?;
         Ok(())
     })?;
     get(conn, id)
+}
+
+/// The claims and reminders of a meeting that moves to `(starts_at,
+/// ends_at)` at `revision`: every owner's new cells claimed first (the
+/// cells it already holds stay claimed; a taken one fails the move), the
+/// cells left behind freed, pending reminders dropped and planned anew for
+/// every participant. Part of the caller's transaction.
+fn move_claims_and_reminders(
+    conn: &mut DbConn,
+    meeting: &Meeting,
+    people: &[Participant],
+    (starts_at, ends_at): (DateTime<Utc>, DateTime<Utc>),
+    revision: i32,
+    reminder_offsets: &[TimeDelta],
+    now: DateTime<Utc>,
+) -> Result<(), BookingError> {
+    let id = meeting.id;
+    let old: Vec<UtcTime> = covered_cells(meeting.starts_at, meeting.ends_at)
+        .map(UtcTime::from)
+        .collect();
+    let new: Vec<UtcTime> = covered_cells(starts_at, ends_at)
+        .map(UtcTime::from)
+        .collect();
+    let wanted: Vec<UtcTime> = new.iter().filter(|c| !old.contains(c)).copied().collect();
+    let mut owners: Vec<UserId> = people
+        .iter()
+        .filter(|p| p.role == ParticipantRole::Owner)
+        .map(|p| p.user_id)
+        .collect();
+    owners.sort_unstable();
+    for owner in &owners {
+        claim(conn, id, *owner, &wanted)?;
+    }
+    if let (Some(first), Some(last)) = (new.first(), new.last()) {
+        diesel::delete(
+            slot_claims::table
+                .filter(slot_claims::meeting_id.eq(id))
+                .filter(
+                    slot_claims::cell_start
+                        .lt(*first)
+                        .or(slot_claims::cell_start.gt(*last)),
+                ),
+        )
+        .execute(conn)?;
+    }
+    drop_pending_reminders(conn, id)?;
+    let recipients: Vec<UserId> = people.iter().map(|p| p.user_id).collect();
+    plan(
+        conn,
+        id,
+        revision,
+        &recipients,
+        starts_at,
+        reminder_offsets,
+        now,
+    )
 }
 
 /// Where the owner dragged a meeting's event in Google Calendar.
@@ -534,40 +558,12 @@ pub fn move_from_calendar(
             give_back_quota(conn, meeting.manager_id, &meeting.period_key)?;
             take_quota(conn, meeting.manager_id, &to.period_key, u16::MAX)?;
         }
-        let old: Vec<UtcTime> = covered_cells(meeting.starts_at, meeting.ends_at)
-            .map(UtcTime::from)
-            .collect();
-        let new: Vec<UtcTime> = covered_cells(to.starts_at, to.ends_at)
-            .map(UtcTime::from)
-            .collect();
-        let wanted: Vec<UtcTime> = new.iter().filter(|c| !old.contains(c)).copied().collect();
-        let mut owners: Vec<UserId> = people
-            .iter()
-            .filter(|p| p.role == ParticipantRole::Owner)
-            .map(|p| p.user_id)
-            .collect();
-        owners.sort_unstable();
-        for owner in &owners {
-            claim(conn, id, *owner, &wanted)?;
-        }
-        let kept = |cell: &UtcTime| new.contains(cell);
-        let freed: Vec<UtcTime> = old.iter().filter(|c| !kept(c)).copied().collect();
-        for chunk in freed.chunks(CLAIMS_PER_STATEMENT) {
-            diesel::delete(
-                slot_claims::table
-                    .filter(slot_claims::meeting_id.eq(id))
-                    .filter(slot_claims::cell_start.eq_any(chunk.to_vec())),
-            )
-            .execute(conn)?;
-        }
-        drop_pending_reminders(conn, id)?;
-        let recipients: Vec<UserId> = people.iter().map(|p| p.user_id).collect();
-        plan(
+        move_claims_and_reminders(
             conn,
-            id,
+            &meeting,
+            &people,
+            (to.starts_at, to.ends_at),
             next,
-            &recipients,
-            to.starts_at,
             &to.reminder_offsets,
             now,
         )?;

@@ -196,6 +196,30 @@ fn quick_google_retries() -> Vec<(String, String)> {
     .collect()
 }
 
+/// Ann's fake Google account and a PostgreSQL deployment with quick
+/// Google retries whose one admin is `admin`; Ann (an owner) and the admin
+/// seeded. Answers the fake, the stack (nothing started) and Ann.
+async fn impatient_deployment(admin: i64) -> (FakeGoogle, Stack, User) {
+    let fake = FakeGoogle::start(FakeGoogleConfig::default()).await;
+    fake.add_account(ANN);
+    let mut env = fake.deployment_env();
+    env.extend(quick_google_retries());
+    let config = StackConfig {
+        admins: vec![admin],
+        env,
+        ..StackConfig::default()
+    };
+    let stack = Stack::new(TestDb::postgres().await, config).await;
+    let db = &stack.db.db;
+    let owner = seed(db, OWNER, "Ann", Some(Role::Owner), BERLIN).await;
+    SeedUser::new(admin, "Ada", "Admin")
+        .admin(true)
+        .language(Language::En)
+        .insert(db)
+        .await;
+    (fake, stack, owner)
+}
+
 /// Meetings whose calendar sync is not yet at their current revision.
 async fn unsynced(db: &Db, ids: &[MeetingId]) -> Vec<Meeting> {
     let ids = ids.to_vec();
@@ -223,29 +247,14 @@ async fn unsynced(db: &Db, ids: &[MeetingId]) -> Vec<Meeting> {
 async fn two_hundred_bookings_survive_chaos_and_a_killed_worker() {
     const BOOKINGS: usize = 200;
     const ADMIN: i64 = 7690;
-    let fake = FakeGoogle::start(FakeGoogleConfig::default()).await;
-    fake.add_account(ANN);
-    let mut env = fake.deployment_env();
-    env.extend(quick_google_retries());
-    let config = StackConfig {
-        admins: vec![ADMIN],
-        env,
-        ..StackConfig::default()
-    };
-    let mut stack = Stack::new(TestDb::postgres().await, config).await;
+    let (fake, mut stack, owner) = impatient_deployment(ADMIN).await;
     let db = stack.db.db.clone();
-    let owner = seed(&db, OWNER, "Ann", Some(Role::Owner), BERLIN).await;
     let mut managers = Vec::new();
     for n in 0..20 {
         let manager = seed(&db, 7700 + n, "Max", Some(Role::Manager), NEW_YORK).await;
         stack.telegram.user(manager.telegram_id.0).has_chat();
         managers.push(manager);
     }
-    SeedUser::new(ADMIN, "Ada", "Admin")
-        .admin(true)
-        .language(Language::En)
-        .insert(&db)
-        .await;
     stack.telegram.user(OWNER).has_chat();
     stack.telegram.user(ADMIN).has_chat();
     stack.start_bot().await;
@@ -361,27 +370,12 @@ async fn two_hundred_bookings_survive_chaos_and_a_killed_worker() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_refused_sync_fails_once_and_tells_the_admins_once() {
     const ADMIN: i64 = 7691;
-    let fake = FakeGoogle::start(FakeGoogleConfig::default()).await;
-    fake.add_account(ANN);
-    let mut env = fake.deployment_env();
-    env.extend(quick_google_retries());
-    let config = StackConfig {
-        admins: vec![ADMIN],
-        env,
-        ..StackConfig::default()
-    };
-    let mut stack = Stack::new(TestDb::postgres().await, config).await;
+    let (fake, mut stack, owner) = impatient_deployment(ADMIN).await;
     let db = stack.db.db.clone();
-    let owner = seed(&db, OWNER, "Ann", Some(Role::Owner), BERLIN).await;
     let manager = seed(&db, MANAGER, "Max", Some(Role::Manager), NEW_YORK).await;
     for chat in [OWNER, MANAGER, ADMIN] {
         stack.telegram.user(chat).has_chat();
     }
-    SeedUser::new(ADMIN, "Ada", "Admin")
-        .admin(true)
-        .language(Language::En)
-        .insert(&db)
-        .await;
     stack.start_bot().await;
     stack.start_worker().await;
     let clock = Clock::with_offset_file(stack.clock_file());

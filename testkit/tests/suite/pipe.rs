@@ -147,6 +147,25 @@ pub(crate) async fn assert_each_got_exactly_one(stack: &Stack, chats: &[i64]) {
     );
 }
 
+/// Once `reached` of `chats` got their message, kills the first worker
+/// while Telegram holds every request (so none is in flight at the kill:
+/// what Telegram answered before is recorded within the pause), then lets
+/// Telegram answer again.
+pub(crate) async fn kill_mid_delivery(stack: &mut Stack, chats: &[i64], reached: usize) {
+    stack
+        .telegram
+        .wait_for_stats(
+            |s| chats.iter().filter(|c| s.delivered.contains_key(c)).count() >= reached,
+            WAIT,
+        )
+        .await
+        .unwrap();
+    stack.telegram.hold();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    stack.workers[0].kill().await;
+    stack.telegram.release();
+}
+
 /// 200 notices queued; the worker is killed while Telegram holds its
 /// requests; a new worker delivers every notice, none twice.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -173,18 +192,7 @@ async fn a_killed_worker_loses_nothing_and_doubles_nothing() {
         .unwrap();
 
     stack.start_worker().await;
-    stack
-        .telegram
-        .wait_for_stats(
-            |s| chats.iter().filter(|c| s.delivered.contains_key(c)).count() >= 20,
-            WAIT,
-        )
-        .await
-        .unwrap();
-    stack.telegram.hold();
-    tokio::time::sleep(Duration::from_millis(1500)).await;
-    stack.workers[0].kill().await;
-    stack.telegram.release();
+    kill_mid_delivery(&mut stack, &chats, 20).await;
 
     stack.start_worker().await;
     assert_each_got_exactly_one(&stack, &chats).await;

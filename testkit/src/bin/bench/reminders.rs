@@ -15,16 +15,12 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, TimeDelta, Utc};
 use diesel::prelude::*;
 use shared::clock::{self, Clock};
-use shared::db::meetings::{self, NewBooking};
 use shared::db::reminders::REMINDER_KIND;
 use shared::db::schema::{outbox_messages, users};
 use shared::db::types::{TelegramId, UtcTime};
-use shared::db::{DatabaseUrl, Db, calendar_sync};
-use shared::domain::booking::BookingError;
-use shared::domain::settings::BookingMode;
-use shared::domain::user::Role;
+use shared::db::{DatabaseUrl, Db};
 use testkit::fake_telegram::{FakeTelegram, FakeTelegramConfig};
-use testkit::records::SeedUser;
+use testkit::meetings::book_pairs_synced;
 
 use crate::common::{Process, ms, percentile};
 use crate::{Bench, TOKEN};
@@ -58,37 +54,7 @@ async fn seed(db: &Db, count: i64, starts_at: DateTime<Utc>) -> Vec<i64> {
     while first < count {
         let last = (first + SEED_CHUNK).min(count);
         let booked = db
-            .write(move |c| {
-                let mut chats = Vec::new();
-                for i in first..last {
-                    let manager_chat = FIRST_CHAT + 2 * i;
-                    let owner_chat = manager_chat + 1;
-                    let manager = SeedUser::new(manager_chat, "Mia", "Manager").insert_with(c)?;
-                    let owner = SeedUser::new(owner_chat, "Otto", "Owner")
-                        .role(Some(Role::Owner))
-                        .insert_with(c)?;
-                    let new = NewBooking {
-                        manager: manager.id,
-                        owners: vec![owner.id],
-                        starts_at,
-                        ends_at: starts_at + TimeDelta::hours(1),
-                        mode: BookingMode::Single,
-                        period_key: format!("bench-{}", starts_at.format("%Y-%m-%d")),
-                        limit: 10,
-                        reminder_offsets: vec![LEAD],
-                        correlation_id: None,
-                    };
-                    let meeting = match meetings::book(c, &new, now) {
-                        Ok(meeting) => meeting,
-                        Err(BookingError::Db(error)) => return Err(error),
-                        Err(other) => panic!("seeded booking refused: {other}"),
-                    };
-                    // The invites are not the point here.
-                    calendar_sync::mark_synced(c, meeting.id, meeting.revision)?;
-                    chats.extend([manager_chat, owner_chat]);
-                }
-                Ok(chats)
-            })
+            .write(move |c| book_pairs_synced(c, FIRST_CHAT, first..last, starts_at, LEAD, now))
             .await
             .expect("seed meetings");
         chats.extend(booked);

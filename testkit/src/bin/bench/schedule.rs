@@ -80,6 +80,9 @@ pub(crate) async fn schedule(bench: &Bench) {
     let url = DatabaseUrl::parse(&bench.database_url).expect("database URL");
     let db = Db::connect(&url, 2).await.expect("connect for seeding");
     let seeded = seed(&db, args.chats.max(SEEDED_MANAGERS), args.horizon_days).await;
+    if !analyze(&bench.database_url).await {
+        println!("  (ANALYZE failed: the planner works without statistics)");
+    }
     let backend = match db.backend() {
         Backend::Postgres => "PostgreSQL",
         Backend::Sqlite => "SQLite",
@@ -658,6 +661,25 @@ struct PgSnapshot {
 struct BackendPid {
     #[diesel(sql_type = diesel::sql_types::Integer)]
     pid: i32,
+}
+
+/// Gathers planner statistics for the freshly seeded tables, as autovacuum
+/// would in a running deployment (without them the planner guesses, e.g.
+/// nested loops over every meeting). True on SQLite, where there is
+/// nothing to do.
+async fn analyze(url: &str) -> bool {
+    if !url.starts_with("postgres") {
+        return true;
+    }
+    let url = url.to_owned();
+    tokio::task::spawn_blocking(move || {
+        let mut conn = PgConnection::establish(&url).ok()?;
+        diesel::sql_query("ANALYZE").execute(&mut conn).ok()
+    })
+    .await
+    .ok()
+    .flatten()
+    .is_some()
 }
 
 /// The counters after the bot's connections had time to report them
