@@ -9,10 +9,7 @@
 //! from, so they never land on a connection made anew in between.
 
 use chrono::{DateTime, Utc};
-use diesel::backend::Backend;
-use diesel::deserialize::{self, FromSql};
 use diesel::prelude::*;
-use diesel::serialize::{self, Output, ToSql};
 use diesel::sql_types::Text;
 
 use super::schema::{busy_intervals, google_connections};
@@ -63,34 +60,6 @@ pub enum ConnectionStatus {
     /// the person must connect again.
     Broken,
 }
-
-macro_rules! text_column {
-    ($($ty:ty),+) => {$(
-        impl<DB: Backend> ToSql<Text, DB> for $ty
-        where
-            str: ToSql<Text, DB>,
-        {
-            fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, DB>) -> serialize::Result {
-                let name: &'static str = self.into();
-                name.to_sql(out)
-            }
-        }
-
-        impl<DB: Backend> FromSql<Text, DB> for $ty
-        where
-            String: FromSql<Text, DB>,
-        {
-            fn from_sql(bytes: DB::RawValue<'_>) -> deserialize::Result<Self> {
-                let name = <String as FromSql<Text, DB>>::from_sql(bytes)?;
-                name.parse().map_err(|_| {
-                    format!("unexpected {} `{name}` in the database", stringify!($ty)).into()
-                })
-            }
-        }
-    )+};
-}
-
-text_column!(ConnectionKind, ConnectionStatus);
 
 /// A stored connection (tokens still encrypted).
 #[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable)]

@@ -383,6 +383,28 @@ pub fn cancel(
     get(conn, id)
 }
 
+/// Meeting `id` and its participants, if it may move to
+/// `[starts_at, ends_at)`: the span is not empty and the meeting is still
+/// scheduled.
+fn scheduled_to_move(
+    conn: &mut DbConn,
+    id: MeetingId,
+    starts_at: DateTime<Utc>,
+    ends_at: DateTime<Utc>,
+) -> Result<(Meeting, Vec<Participant>), BookingError> {
+    if ends_at <= starts_at {
+        return Err(BookingError::Invalid(
+            "the meeting must end after it starts",
+        ));
+    }
+    let meeting = find(conn, id)?.ok_or(BookingError::NotFound)?;
+    if meeting.status != MeetingStatus::Scheduled {
+        return Err(BookingError::NotScheduled);
+    }
+    let people = participants(conn, id)?;
+    Ok((meeting, people))
+}
+
 /// Moves a scheduled meeting to `to`, atomically: the new cells are claimed
 /// first (`SlotTaken`: nothing changes, the old slot stays), then the old
 /// ones are freed; the quota moves when the period changes (`LimitReached`
@@ -394,16 +416,7 @@ pub fn reschedule(
     to: &NewTime,
     now: DateTime<Utc>,
 ) -> Result<Meeting, BookingError> {
-    if to.ends_at <= to.starts_at {
-        return Err(BookingError::Invalid(
-            "the meeting must end after it starts",
-        ));
-    }
-    let meeting = find(conn, id)?.ok_or(BookingError::NotFound)?;
-    if meeting.status != MeetingStatus::Scheduled {
-        return Err(BookingError::NotScheduled);
-    }
-    let people = participants(conn, id)?;
+    let (meeting, people) = scheduled_to_move(conn, id, to.starts_at, to.ends_at)?;
     let revision = meeting.revision + 1;
     conn.transaction(|conn| -> Result<(), BookingError> {
         let changed = diesel::update(
@@ -523,16 +536,10 @@ pub fn move_from_calendar(
     to: &CalendarMove,
     now: DateTime<Utc>,
 ) -> Result<Meeting, BookingError> {
-    if to.ends_at <= to.starts_at {
-        return Err(BookingError::Invalid(
-            "the meeting must end after it starts",
-        ));
-    }
-    let meeting = find(conn, id)?.ok_or(BookingError::NotFound)?;
-    if meeting.status != MeetingStatus::Scheduled || meeting.revision != revision {
+    let (meeting, people) = scheduled_to_move(conn, id, to.starts_at, to.ends_at)?;
+    if meeting.revision != revision {
         return Err(BookingError::NotScheduled);
     }
-    let people = participants(conn, id)?;
     let next = revision + 1;
     conn.transaction(|conn| -> Result<(), BookingError> {
         let changed = diesel::update(

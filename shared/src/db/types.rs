@@ -183,6 +183,8 @@ text_enum_sql!(
     crate::domain::booking::SyncState,
     crate::domain::booking::ParticipantRole,
     crate::domain::booking::ReminderState,
+    crate::db::google_connections::ConnectionKind,
+    crate::db::google_connections::ConnectionStatus,
 );
 
 /// Declares an `i64` id newtype stored as BIGINT.
