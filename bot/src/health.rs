@@ -2,7 +2,7 @@
 //! (can it reach its database and queue), with no secret in any answer.
 
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicUsize, Ordering};
 
 use axum::Json;
 use axum::extract::State;
@@ -14,15 +14,72 @@ use shared::clock::Clock;
 use shared::db::Db;
 use shared::jobs::Queue;
 
-/// What the poller reports about itself.
+/// What the poller and the lanes report about themselves.
 #[derive(Debug, Default)]
 pub struct Health {
     last_poll_ok_unix: AtomicI64,
     active: AtomicBool,
     problem: Mutex<Option<String>>,
+    /// Updates stored and waiting in lanes (or in hand).
+    queued: AtomicUsize,
+    /// When handling started waiting for the database (Unix seconds; 0:
+    /// it is not waiting).
+    blocked_since_unix: AtomicI64,
+    received: AtomicU64,
+    unreadable: AtomicU64,
+    skipped: AtomicU64,
+    dropped: AtomicU64,
+}
+
+/// What became of received updates, as counted by the poller.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Receipt {
+    /// Stored for handling in its chat's lane.
+    Queued,
+    /// Could not be decoded.
+    Unreadable,
+    /// A kind or chat the bot does not handle.
+    Skipped,
+    /// Its chat was flooding.
+    Dropped,
 }
 
 impl Health {
+    /// Counts a received update by what became of it.
+    pub fn received(&self, receipt: Receipt) {
+        self.received.fetch_add(1, Ordering::Relaxed);
+        let counter = match receipt {
+            Receipt::Queued => return,
+            Receipt::Unreadable => &self.unreadable,
+            Receipt::Skipped => &self.skipped,
+            Receipt::Dropped => &self.dropped,
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn update_queued(&self) {
+        self.queued.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn update_done(&self) {
+        self.queued.fetch_sub(1, Ordering::Relaxed);
+    }
+
+    /// Handling waits for the database (first call of an outage wins).
+    pub fn handling_blocked(&self, at: DateTime<Utc>) {
+        let _ = self.blocked_since_unix.compare_exchange(
+            0,
+            at.timestamp().max(1),
+            Ordering::Relaxed,
+            Ordering::Relaxed,
+        );
+    }
+
+    /// A handling transaction committed: the database answers again.
+    pub fn handling_recovered(&self) {
+        self.blocked_since_unix.store(0, Ordering::Relaxed);
+    }
+
     pub fn poll_succeeded(&self, at: DateTime<Utc>) {
         self.last_poll_ok_unix
             .store(at.timestamp(), Ordering::Relaxed);
@@ -77,7 +134,13 @@ async fn health_check(State(state): State<AppState>) -> (StatusCode, Json<Value>
         StatusCode::OK
     };
     let body = json!({
-        "status": if problem.is_some() { "degraded" } else { "ok" },
+        "status": if problem.is_some() {
+            "degraded"
+        } else if state.health.blocked_since_unix.load(Ordering::Relaxed) > 0 {
+            "behind"
+        } else {
+            "ok"
+        },
         "service": "bot",
         "version": env!("CARGO_PKG_VERSION"),
         "database": state.db.backend().to_string(),
@@ -86,9 +149,26 @@ async fn health_check(State(state): State<AppState>) -> (StatusCode, Json<Value>
             "last_success": DateTime::from_timestamp(last_poll, 0).filter(|_| last_poll > 0),
             "problem": problem,
         },
+        "handling": handling(&state.health),
         "test_clock": state.clock.is_test_clock(),
     });
     (status, Json(body))
+}
+
+/// Whether handling keeps up, and what became of received updates: a
+/// database outage shows as `behind` (the updates wait, stored) without
+/// failing the liveness check, since restarting would not help.
+fn handling(health: &Health) -> Value {
+    let blocked = health.blocked_since_unix.load(Ordering::Relaxed);
+    json!({
+        "state": if blocked > 0 { "behind" } else { "ok" },
+        "behind_since": DateTime::from_timestamp(blocked, 0).filter(|_| blocked > 0),
+        "waiting": health.queued.load(Ordering::Relaxed),
+        "received": health.received.load(Ordering::Relaxed),
+        "unreadable": health.unreadable.load(Ordering::Relaxed),
+        "skipped": health.skipped.load(Ordering::Relaxed),
+        "dropped": health.dropped.load(Ordering::Relaxed),
+    })
 }
 
 async fn ready(State(state): State<AppState>) -> (StatusCode, Json<Value>) {

@@ -4,7 +4,10 @@
 
 mod google_push;
 mod handlers;
+mod handling;
 mod health;
+mod inbox;
+mod lanes;
 mod leader;
 mod oauth_callback;
 mod poller;
@@ -23,9 +26,13 @@ use shared::telegram::TelegramClient;
 use shared::telegram::delivery::Delivery;
 
 use crate::handlers::calendar::CalendarSetup;
+use crate::handling::Handling;
 use crate::health::Health;
+use crate::inbox::Inbox;
+use crate::lanes::Lanes;
 use crate::oauth_callback::OAuthCallback;
 use crate::poller::Poller;
+use tokio::sync::Semaphore;
 
 #[derive(Debug, Parser)]
 #[command(name = "bot", version, about = "Telegram meeting-scheduler bot")]
@@ -50,7 +57,7 @@ fn main() -> ExitCode {
 /// This process among bot replicas: host, pid and a random boot id.
 fn replica_name() -> String {
     let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "bot".to_owned());
-    let boot = poller::new_correlation_id();
+    let boot = handling::new_correlation_id();
     format!("{host}:{}:{}", std::process::id(), &boot[..8])
 }
 
@@ -102,18 +109,35 @@ async fn serve(config: Config, mut shutdown: ShutdownSignal) -> anyhow::Result<(
     });
     tracing::info!(port, "http listening");
 
+    let handling = Handling {
+        db: db.clone(),
+        client: client.clone(),
+        delivery,
+        queue: queue.clone(),
+        clock: clock.clone(),
+        bootstrap_admins: config.telegram.admin_ids.clone(),
+        company_zone: config.timezone,
+        health: Arc::clone(&health),
+        calendar: calendar_setup.map(Arc::new),
+        shared_calendars,
+        // One connection is left for storing batches and delivering replies.
+        transactions: Arc::new(Semaphore::new(
+            config.database.pool_size.saturating_sub(1).max(1),
+        )),
+    };
+    let lanes = Lanes::new(handling.clone(), config.telegram.chat_update_limit);
     let poller = Poller {
         db: db.clone(),
         client,
-        delivery,
-        queue: queue.clone(),
-        clock,
-        bootstrap_admins: config.telegram.admin_ids.clone(),
-        company_zone: config.timezone,
+        clock: clock.clone(),
         poll_timeout: config.telegram.poll_timeout,
         health,
-        calendar: calendar_setup.map(Arc::new),
-        shared_calendars,
+        inbox: Inbox {
+            db: db.clone(),
+            clock,
+            lanes,
+            handling,
+        },
     };
     tracing::info!(backend = %db.backend(), "bot started");
     leader::poll_as_leader(poller, replica_name(), &mut shutdown).await;

@@ -146,7 +146,7 @@ async fn callback(
     headers: HeaderMap,
     Query(params): Query<HashMap<String, String>>,
 ) -> Response {
-    let correlation_id = crate::poller::new_correlation_id();
+    let correlation_id = crate::handling::new_correlation_id();
     let span = tracing::info_span!("oauth_callback", correlation_id = %correlation_id);
     async {
         let take = |name: &str| params.get(name).filter(|v| !v.is_empty()).cloned();

@@ -27,6 +27,7 @@
 //! | `TOKEN_ENCRYPTION_KEY` | unset; 32 bytes base64, required with Google |
 //! | `TELEGRAM_RATE` / `TELEGRAM_BULK_RATE` | `28` / `20` messages per second |
 //! | `TELEGRAM_POLL_TIMEOUT` | `25s` |
+//! | `CHAT_UPDATE_LIMIT` | `20` (updates one chat may have waiting; past it they are dropped, the chat told once to slow down) |
 //! | `HTTP_TIMEOUT` | `15s` |
 //! | `WORKER_CONCURRENCY` / `WORKER_BATCH_SIZE` | `8` / `8` |
 //! | `WORKER_HEARTBEAT` / `WORKER_MISSED_HEARTBEATS` | `10s` / `6` |
@@ -115,6 +116,9 @@ pub struct TelegramConfig {
     pub poll_timeout: Duration,
     /// Timeout of every other Telegram request.
     pub request_timeout: Duration,
+    /// Updates one chat may have waiting or in hand; a flood past it is
+    /// dropped (and the chat told once to slow down).
+    pub chat_update_limit: usize,
 }
 
 #[derive(Debug)]
@@ -459,6 +463,7 @@ impl TelegramConfig {
                 Duration::from_millis(100),
                 Duration::from_secs(300),
             )?,
+            chat_update_limit: env.number("CHAT_UPDATE_LIMIT", 20, 1, 10_000)?,
         })
     }
 }

@@ -3,10 +3,10 @@
 //! message) gets "this menu is out of date" and a fresh menu, and changes
 //! nothing.
 
-use frankenstein::types::{CallbackQuery, MaybeInaccessibleMessage};
 use shared::db::DbError;
 use shared::domain::registration::RegistrationCallback;
 use shared::i18n::t;
+use shared::telegram::updates::CallbackQuery;
 
 use super::{
     Actor, Turn, admin, approval, availability, booking, broadcast, calendar, my_meetings,
@@ -44,14 +44,11 @@ pub(super) fn on_press(turn: &mut Turn<'_>, query: &CallbackQuery) -> Result<(),
 /// The pressed message, when it is a message of the presser's own chat
 /// (the only kind the bot may edit in reply).
 fn pressed_message(query: &CallbackQuery, actor: &Actor<'_>) -> Option<i64> {
-    match &query.message {
-        Some(MaybeInaccessibleMessage::Message(message))
-            if message.chat.id == actor.telegram_id.0 =>
-        {
-            Some(i64::from(message.message_id))
-        }
-        _ => None,
-    }
+    query
+        .message
+        .as_ref()
+        .filter(|message| message.is_accessible() && message.chat.id == actor.telegram_id.0)
+        .map(|message| message.message_id)
 }
 
 /// Registration and approval buttons (no prefix of their own).

@@ -41,8 +41,6 @@ mod registration;
 mod start;
 
 use chrono::{DateTime, Utc};
-use frankenstein::types::{ChatType, MaybeInaccessibleMessage, User as TelegramUser};
-use frankenstein::updates::{Update, UpdateContent};
 use shared::db::audit::{self, AuditEntry};
 use shared::db::outbox::{self, NewOutboxMessage};
 use shared::db::types::{AuditId, MeetingId, OutboxMessageId, TelegramId, UserId};
@@ -52,21 +50,9 @@ use shared::domain::delivery::Lane;
 use shared::domain::user::{Language, Role, Status};
 use shared::i18n::t;
 use shared::telegram::OutgoingMessage;
+use shared::telegram::updates::{Content, Sender as TelegramUser, Update};
 
 use dialogue::Dialogue;
-
-/// The chat an update belongs to (updates of one chat are handled in order).
-pub fn chat_of(update: &Update) -> Option<i64> {
-    match &update.content {
-        UpdateContent::Message(message) => Some(message.chat.id),
-        UpdateContent::CallbackQuery(query) => match &query.message {
-            Some(MaybeInaccessibleMessage::Message(message)) => Some(message.chat.id),
-            Some(MaybeInaccessibleMessage::InaccessibleMessage(message)) => Some(message.chat.id),
-            None => i64::try_from(query.from.id).ok(),
-        },
-        _ => None,
-    }
-}
 
 /// What the transaction decided; carried out after commit.
 #[derive(Debug, Default)]
@@ -121,7 +107,7 @@ pub fn handle(
     ctx: &Context,
     update: &Update,
 ) -> Result<Option<Effects>, DbError> {
-    if !updates::mark_handled(conn, ctx.update_id, ctx.now)? {
+    if !updates::take_pending(conn, ctx.update_id, ctx.now)? {
         return Ok(None);
     }
     let mut turn = Turn {
@@ -132,7 +118,7 @@ pub fn handle(
     };
     match &update.content {
         // The bot talks in private chats only (chat id = user id).
-        UpdateContent::Message(message) if message.chat.type_field == ChatType::Private => {
+        Content::Message(message) if message.chat.is_private() => {
             if let Some(from) = &message.from {
                 let actor = Actor::load(turn.conn, ctx, from)?;
                 on_message(
@@ -142,7 +128,7 @@ pub fn handle(
                 )?;
             }
         }
-        UpdateContent::CallbackQuery(query) => callbacks::on_press(&mut turn, query)?,
+        Content::CallbackQuery(query) => callbacks::on_press(&mut turn, query)?,
         _ => {}
     }
     Ok(Some(turn.effects))
@@ -243,7 +229,7 @@ struct Actor<'a> {
 
 impl<'a> Actor<'a> {
     fn load(conn: &mut DbConn, ctx: &Context, from: &'a TelegramUser) -> Result<Self, DbError> {
-        let telegram_id = TelegramId(i64::try_from(from.id).unwrap_or_default());
+        let telegram_id = TelegramId(from.id);
         let user = users::find_by_telegram_id(conn, telegram_id)?;
         let language = user.as_ref().map_or_else(
             || Language::from_telegram_code(from.language_code.as_deref()),

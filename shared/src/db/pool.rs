@@ -139,6 +139,38 @@ impl DbError {
             ))
         )
     }
+
+    /// The database is away (down, restarting, unreachable, or busy) rather
+    /// than refusing this statement: the same work will succeed once it is
+    /// back, so it is worth waiting for however long that takes.
+    pub fn is_unavailable(&self) -> bool {
+        use diesel::result::{DatabaseErrorKind, Error};
+        /// What PostgreSQL and SQLite say when the server, not the
+        /// statement, is the problem.
+        const AWAY: &[&str] = &[
+            "connection",
+            "shutting down",
+            "starting up",
+            "recovery mode",
+            "terminating",
+            "database is locked",
+            "could not connect",
+            "timed out",
+        ];
+        match self {
+            Self::Connect { .. } | Self::Pool(_) => true,
+            Self::Query(Error::BrokenTransactionManager) => true,
+            Self::Query(Error::DatabaseError(
+                DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand,
+                _,
+            )) => true,
+            Self::Query(Error::DatabaseError(DatabaseErrorKind::Unknown, info)) => {
+                let message = info.message().to_ascii_lowercase();
+                AWAY.iter().any(|sign| message.contains(sign))
+            }
+            _ => false,
+        }
+    }
 }
 
 /// Opens connections of the configured backend with the project's session

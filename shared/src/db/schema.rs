@@ -252,6 +252,22 @@ diesel::table! {
     use diesel::sql_types::*;
     use crate::db::types::UtcInstant;
 
+    inbound_updates (update_id) {
+        update_id -> BigInt,
+        chat_id -> Nullable<BigInt>,
+        kind -> Text,
+        payload -> Text,
+        state -> Text,
+        received_at -> UtcInstant,
+        handled_at -> Nullable<UtcInstant>,
+        last_error -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::db::types::UtcInstant;
+
     google_connections (user_id) {
         user_id -> BigInt,
         kind -> Text,
@@ -397,6 +413,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     outbox_messages,
     dialogue_states,
     handled_updates,
+    inbound_updates,
     google_connections,
     oauth_states,
     busy_intervals,

@@ -179,6 +179,7 @@ text_enum_sql!(
     crate::domain::settings::LimitPeriod,
     crate::domain::delivery::Lane,
     crate::domain::delivery::OutboxState,
+    crate::domain::inbound::InboundState,
     crate::domain::booking::MeetingStatus,
     crate::domain::booking::SyncState,
     crate::domain::booking::ParticipantRole,

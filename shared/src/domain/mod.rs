@@ -30,6 +30,7 @@ pub mod broadcast;
 pub mod callback;
 pub mod delivery;
 pub mod ics;
+pub mod inbound;
 pub mod nudges;
 pub mod owner_meetings;
 pub mod period;

@@ -22,11 +22,11 @@ use frankenstein::types::{
     AllowedUpdate, BotCommand, BotCommandScope, BotCommandScopeChat, InlineKeyboardButton,
     InlineKeyboardMarkup, ReplyMarkup,
 };
-use frankenstein::updates::Update;
 use secrecy::ExposeSecret;
 
 use super::error::TelegramError;
 use super::message::{Attachment, OutgoingMessage};
+use super::updates::{Received, decode_batch};
 use crate::config::TelegramConfig;
 
 /// The Telegram Bot API client; cheap to clone.
@@ -68,19 +68,28 @@ impl TelegramClient {
         Ok(Self { bot, poll_client })
     }
 
-    /// Long-polls for updates after `offset`.
+    /// Long-polls for updates after `offset` (which confirms every update
+    /// before it). The answer is split and decoded update by update (see
+    /// [`Received`]), so one unreadable update never hides the others.
     pub async fn get_updates(
         &self,
         offset: Option<i64>,
         timeout: Duration,
-    ) -> Result<Vec<Update>, TelegramError> {
+    ) -> Result<Vec<Received>, TelegramError> {
         let params = GetUpdatesParams::builder()
             .maybe_offset(offset)
             .limit(100)
             .timeout(u32::try_from(timeout.as_secs()).unwrap_or(25))
             .allowed_updates(vec![AllowedUpdate::Message, AllowedUpdate::CallbackQuery])
             .build();
-        Ok(self.poll_client.get_updates(&params).await?.result)
+        // The URL holds the token: it is built here, used once, never shown.
+        let url = format!("{}/getUpdates", self.poll_client.api_url);
+        let request = self.poll_client.client.post(url).json(&params);
+        let (status, body) = send_for_text(request).await?;
+        if !(200..300).contains(&status) {
+            return Err(error_answer(status, &body));
+        }
+        decode_batch(&body).map_err(|e| TelegramError::Transient(format!("unreadable answer: {e}")))
     }
 
     /// Sends a message and returns its Telegram message id.
@@ -129,32 +138,13 @@ impl TelegramClient {
         }
         // The URL holds the token: it is built here, used once, never shown.
         let url = format!("{}/sendDocument", self.bot.api_url);
-        let response = self
-            .bot
-            .client
-            .post(url)
-            .multipart(form)
-            .send()
-            .await
-            .map_err(|e| TelegramError::Transient(e.without_url().to_string()))?;
-        let success = response.status().is_success();
-        let status = response.status().as_u16();
-        let body = response
-            .text()
-            .await
-            .map_err(|e| TelegramError::Transient(e.without_url().to_string()))?;
-        if success {
-            let sent: MethodResponse<Message> = serde_json::from_str(&body)
-                .map_err(|e| TelegramError::Transient(format!("unreadable answer: {e}")))?;
-            return Ok(i64::from(sent.result.message_id));
+        let (status, body) = send_for_text(self.bot.client.post(url).multipart(form)).await?;
+        if !(200..300).contains(&status) {
+            return Err(error_answer(status, &body));
         }
-        match serde_json::from_str::<ErrorResponse>(&body) {
-            Ok(error) => Err(TelegramError::from(frankenstein::Error::Api(error))),
-            Err(_) if status >= 500 || status == 429 => {
-                Err(TelegramError::Transient(format!("HTTP {status}")))
-            }
-            Err(_) => Err(TelegramError::Rejected(format!("HTTP {status}"))),
-        }
+        let sent: MethodResponse<Message> = serde_json::from_str(&body)
+            .map_err(|e| TelegramError::Transient(format!("unreadable answer: {e}")))?;
+        Ok(i64::from(sent.result.message_id))
     }
 
     /// Replaces the text and buttons of bot message `message_id`. An edit
@@ -234,6 +224,32 @@ impl TelegramClient {
     /// The bot's own username, to check the token at start.
     pub async fn get_me(&self) -> Result<Option<String>, TelegramError> {
         Ok(self.bot.get_me().await?.result.username)
+    }
+}
+
+/// Sends a request built by hand and reads the answer as text; errors
+/// carry no URL (it holds the token).
+async fn send_for_text(request: reqwest::RequestBuilder) -> Result<(u16, String), TelegramError> {
+    let response = request
+        .send()
+        .await
+        .map_err(|e| TelegramError::Transient(e.without_url().to_string()))?;
+    let status = response.status().as_u16();
+    let body = response
+        .text()
+        .await
+        .map_err(|e| TelegramError::Transient(e.without_url().to_string()))?;
+    Ok((status, body))
+}
+
+/// The error of a failed answer, decoded like frankenstein's.
+fn error_answer(status: u16, body: &str) -> TelegramError {
+    match serde_json::from_str::<ErrorResponse>(body) {
+        Ok(error) => TelegramError::from(frankenstein::Error::Api(error)),
+        Err(_) if status >= 500 || status == 429 => {
+            TelegramError::Transient(format!("HTTP {status}"))
+        }
+        Err(_) => TelegramError::Rejected(format!("HTTP {status}")),
     }
 }
 

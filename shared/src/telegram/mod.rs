@@ -8,6 +8,7 @@ mod client;
 pub mod delivery;
 mod error;
 pub mod message;
+pub mod updates;
 
 pub use client::TelegramClient;
 pub use error::TelegramError;

@@ -294,6 +294,14 @@ impl FakeTelegram {
         self.shared.set_held(false);
     }
 
+    /// Queues an update of any `kind` (one the bot never asked for, like a
+    /// kind Telegram added later) whose content is the JSON text `content`,
+    /// sent byte for byte, even where it is not valid for a JSON parser
+    /// (`"\ud800"`, a lone surrogate). Returns the update id.
+    pub fn send_raw_update(&self, kind: &str, content: &str) -> i64 {
+        self.shared.update(|state| state.enqueue_raw(kind, content))
+    }
+
     /// Queues a fault for the next matching requests.
     pub fn inject(&self, fault: Fault) {
         self.shared.update(|state| state.faults.push(fault));

@@ -11,7 +11,6 @@ use std::time::Duration;
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Request, State as AxumState};
 use axum::response::Response;
-use serde_json::Value;
 use tokio::time::Instant;
 
 use super::control;
@@ -19,7 +18,7 @@ use super::faults::FaultKind;
 use super::methods::{self, Context, Method};
 use super::params::{MAX_BODY, Params};
 use super::state::{Shared, State};
-use super::wire::{TgError, respond};
+use super::wire::{Answer, TgError, respond};
 
 /// The whole app: the control API, and the Bot API for every other path.
 pub(crate) fn router(shared: Arc<Shared>) -> Router {
@@ -64,7 +63,7 @@ async fn process(
     method: Option<Method>,
     name: &str,
     params: Result<Params, TgError>,
-) -> Result<Value, TgError> {
+) -> Result<Answer, TgError> {
     wait_while_held(shared).await?;
     match shared.update(|state| state.faults.take(name)) {
         None => {}
@@ -80,14 +79,16 @@ async fn process(
     let params = params?;
     let method = method.ok_or_else(TgError::not_found)?;
     if method == Method::GetUpdates {
-        return get_updates(shared, &params).await;
+        return get_updates(shared, &params).await.map(Answer::Updates);
     }
     let context = Context {
         config: &shared.config,
         date: shared.unix_now(),
         now: Instant::now(),
     };
-    shared.update(|state| methods::call(state, &context, method, &params))
+    shared
+        .update(|state| methods::call(state, &context, method, &params))
+        .map(Answer::Value)
 }
 
 /// The answer when the server stops under a waiting request.
@@ -134,7 +135,7 @@ async fn sleep_unless_closed(shared: &Shared, delay: Duration) -> Result<(), TgE
 /// Long polling: answers as soon as updates wait (and the fake is not held),
 /// `[]` at the timeout, 409 when another `getUpdates` replaces this one or a
 /// webhook is set.
-async fn get_updates(shared: &Shared, params: &Params) -> Result<Value, TgError> {
+async fn get_updates(shared: &Shared, params: &Params) -> Result<Vec<String>, TgError> {
     let offset = params.int("offset")?.unwrap_or(0);
     let limit = usize::try_from(params.int("limit")?.unwrap_or(100).clamp(1, 100)).unwrap_or(100);
     let timeout = u64::try_from(params.int("timeout")?.unwrap_or(0)).unwrap_or(0);
@@ -153,7 +154,7 @@ async fn get_updates(shared: &Shared, params: &Params) -> Result<Value, TgError>
     })?;
     let _poll = PollGuard { shared, ticket };
     let deadline = Instant::now() + Duration::from_secs(timeout);
-    let answer = |state: &State, at_deadline: bool| -> Option<Result<Value, TgError>> {
+    let answer = |state: &State, at_deadline: bool| -> Option<Result<Vec<String>, TgError>> {
         if state.closed {
             return Some(Err(stopping()));
         }
@@ -168,7 +169,7 @@ async fn get_updates(shared: &Shared, params: &Params) -> Result<Value, TgError>
         } else {
             state.deliverable(limit)
         };
-        (at_deadline || !updates.is_empty()).then_some(Ok(Value::Array(updates)))
+        (at_deadline || !updates.is_empty()).then_some(Ok(updates))
     };
     match shared
         .wait_until(Some(deadline), |state| answer(state, false))
@@ -177,7 +178,7 @@ async fn get_updates(shared: &Shared, params: &Params) -> Result<Value, TgError>
         Some(result) => result,
         None => {
             let state = shared.lock();
-            answer(&state, true).unwrap_or(Ok(Value::Array(Vec::new())))
+            answer(&state, true).unwrap_or(Ok(Vec::new()))
         }
     }
 }

@@ -299,8 +299,13 @@ impl ChatState {
 pub(crate) struct QueuedUpdate {
     pub id: i64,
     /// The update's field name: `message`, `callback_query`, ...
-    pub kind: &'static str,
-    pub body: Value,
+    pub kind: String,
+    /// The update's JSON text, sent as it is (it may hold what a JSON
+    /// value cannot, such as a lone surrogate escape).
+    pub body: String,
+    /// Sent whatever `allowed_updates` says (a kind Telegram added after
+    /// the bot was written).
+    pub unsolicited: bool,
 }
 
 /// Everything the fake remembers.
@@ -376,8 +381,24 @@ impl State {
         insert_some(&mut update, kind, Some(body));
         self.updates.push_back(QueuedUpdate {
             id,
-            kind,
-            body: update,
+            kind: kind.to_owned(),
+            body: update.to_string(),
+            unsolicited: false,
+        });
+        id
+    }
+
+    /// Queues an update of any `kind` whose content is the JSON text
+    /// `content`, taken as it is; returns the update id.
+    pub(crate) fn enqueue_raw(&mut self, kind: &str, content: &str) -> i64 {
+        self.next_update_id += 1;
+        let id = self.next_update_id;
+        let kind_json = Value::String(kind.to_owned());
+        self.updates.push_back(QueuedUpdate {
+            id,
+            kind: kind.to_owned(),
+            body: format!(r#"{{"update_id":{id},{kind_json}:{content}}}"#),
+            unsolicited: true,
         });
         id
     }
@@ -471,12 +492,15 @@ impl State {
     }
 
     /// Up to `limit` waiting updates of the allowed kinds, oldest first.
-    pub(crate) fn deliverable(&self, limit: usize) -> Vec<Value> {
+    pub(crate) fn deliverable(&self, limit: usize) -> Vec<String> {
         self.updates
             .iter()
-            .filter(|update| match &self.allowed_updates {
-                Some(allowed) => allowed.iter().any(|kind| kind == update.kind),
-                None => !OPT_IN_UPDATES.contains(&update.kind),
+            .filter(|update| {
+                update.unsolicited
+                    || match &self.allowed_updates {
+                        Some(allowed) => allowed.contains(&update.kind),
+                        None => !OPT_IN_UPDATES.contains(&update.kind.as_str()),
+                    }
             })
             .take(limit)
             .map(|update| update.body.clone())

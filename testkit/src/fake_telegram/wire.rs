@@ -105,10 +105,23 @@ impl IntoResponse for TgError {
     }
 }
 
+/// A successful answer: a JSON value, or updates as the JSON texts they
+/// were queued as (spliced in verbatim, like bytes from Telegram).
+#[derive(Debug)]
+pub(crate) enum Answer {
+    Value(Value),
+    Updates(Vec<String>),
+}
+
 /// The answer to a bot request.
-pub(crate) fn respond(result: Result<Value, TgError>) -> Response {
+pub(crate) fn respond(result: Result<Answer, TgError>) -> Response {
     match result {
-        Ok(result) => Json(json!({ "ok": true, "result": result })).into_response(),
+        Ok(Answer::Value(result)) => Json(json!({ "ok": true, "result": result })).into_response(),
+        Ok(Answer::Updates(updates)) => (
+            [(axum::http::header::CONTENT_TYPE, "application/json")],
+            format!(r#"{{"ok":true,"result":[{}]}}"#, updates.join(",")),
+        )
+            .into_response(),
         Err(error) => error.into_response(),
     }
 }

@@ -54,3 +54,4 @@ mod registration;
 mod reminders;
 mod reminders_scale;
 mod storage;
+mod updates;

@@ -6,8 +6,10 @@ use serde_json::json;
 use shared::db::audit::{self, AuditEntry};
 use shared::db::departments::{self, DepartmentError};
 use shared::db::types::{TelegramId, UserId};
+use shared::db::updates::NewInbound;
 use shared::db::users::{self, NewUser};
 use shared::db::{Db, DbConn, DbError, booking_settings, dialogues, migrate, updates};
+use shared::domain::inbound::InboundState;
 use shared::domain::settings::{BookingMode, BookingSettings};
 use shared::domain::user::{Language, Role, Status};
 use testkit::db::TestDb;
@@ -278,31 +280,78 @@ async fn dialogue_state_is_saved_replaced_and_cleared(test: TestDb) {
     assert_eq!(count, 0);
 }
 
-async fn updates_are_handled_once(test: TestDb) {
+/// A received update for the inbox, `pending` unless said otherwise.
+fn inbound(update_id: i64, state: InboundState) -> NewInbound<'static> {
+    NewInbound {
+        update_id,
+        chat_id: Some(42),
+        kind: "message",
+        payload: r#"{"update_id":0}"#,
+        state,
+        note: None,
+    }
+}
+
+/// Stores one pending update; `true` when it was new.
+fn receive(c: &mut DbConn, update_id: i64, now: DateTime<Utc>) -> Result<bool, DbError> {
+    Ok(!updates::store(c, &[inbound(update_id, InboundState::Pending)], now)?.is_empty())
+}
+
+async fn updates_are_stored_once_and_handled_once(test: TestDb) {
     let db = &test.db;
-    assert_eq!(db.read(updates::last_handled).await.unwrap(), None);
+    assert_eq!(db.read(updates::last_received).await.unwrap(), None);
+    let batch = [
+        inbound(500, InboundState::Pending),
+        inbound(501, InboundState::Pending),
+        inbound(502, InboundState::Dropped),
+    ];
+    let fresh = db
+        .write(move |c| updates::store(c, &batch, at(0)))
+        .await
+        .unwrap();
+    assert_eq!(fresh, [500, 501, 502]);
+    let again = [
+        inbound(501, InboundState::Pending),
+        inbound(503, InboundState::Pending),
+    ];
+    let fresh = db
+        .write(move |c| updates::store(c, &again, at(1)))
+        .await
+        .unwrap();
+    assert_eq!(fresh, [503], "a batch received twice is stored once");
     assert!(
-        db.write(|c| updates::mark_handled(c, 500, at(0)))
+        db.write(|c| updates::take_pending(c, 500, at(2)))
             .await
             .unwrap()
     );
     assert!(
-        !db.write(|c| updates::mark_handled(c, 500, at(1)))
+        !db.write(|c| updates::take_pending(c, 500, at(3)))
             .await
-            .unwrap()
+            .unwrap(),
+        "handled once"
     );
     assert!(
-        db.write(|c| updates::mark_handled(c, 501, at(2)))
+        !db.write(|c| updates::take_pending(c, 502, at(3)))
             .await
-            .unwrap()
+            .unwrap(),
+        "a dropped update is never handled"
     );
-    assert_eq!(db.read(updates::last_handled).await.unwrap(), Some(501));
+    let pending: Vec<i64> = db
+        .read(updates::pending)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|p| p.update_id)
+        .collect();
+    assert_eq!(pending, [501, 503]);
+    assert_eq!(db.read(updates::last_received).await.unwrap(), Some(503));
     let pruned = db.write(|c| updates::prune(c, at(100))).await.unwrap();
     assert_eq!(
-        pruned, 1,
-        "the newest mark stays so polling can resume after it"
+        pruned, 2,
+        "handled and dropped go; pending and the newest stay"
     );
-    assert_eq!(db.read(updates::last_handled).await.unwrap(), Some(501));
+    assert_eq!(db.read(updates::last_received).await.unwrap(), Some(503));
+    assert_eq!(db.read(updates::pending).await.unwrap().len(), 2);
 }
 
 async fn audit_rows_are_recorded_and_paged(test: TestDb) {
@@ -397,7 +446,7 @@ async fn failed_transactions_leave_nothing(test: TestDb) {
     let outcome: Result<(), DbError> = db
         .write(|c| {
             users::insert(c, &applicant(42), at(0))?;
-            updates::mark_handled(c, 9, at(0))?;
+            receive(c, 9, at(0))?;
             Err(DbError::Migration(
                 "simulated failure after writes".to_owned(),
             ))
@@ -410,7 +459,7 @@ async fn failed_transactions_leave_nothing(test: TestDb) {
             .unwrap(),
         None
     );
-    assert_eq!(db.read(updates::last_handled).await.unwrap(), None);
+    assert_eq!(db.read(updates::last_received).await.unwrap(), None);
 }
 
 async fn concurrent_writers_all_commit(test: TestDb) {
@@ -422,7 +471,7 @@ async fn concurrent_writers_all_commit(test: TestDb) {
             for n in 0..25_i64 {
                 let id = writer * 1000 + n;
                 db.write(move |c| {
-                    let fresh = updates::mark_handled(c, id, at(id))?;
+                    let fresh = receive(c, id, at(id))?;
                     users::insert(c, &applicant(id + 1), at(id))?;
                     Ok(fresh)
                 })
@@ -501,7 +550,7 @@ on_both_backends!(
     the_last_admin_cannot_step_down,
     departments_are_seeded_and_managed,
     dialogue_state_is_saved_replaced_and_cleared,
-    updates_are_handled_once,
+    updates_are_stored_once_and_handled_once,
     audit_rows_are_recorded_and_paged,
     booking_settings_keep_admin_changes,
     failed_transactions_leave_nothing,
