@@ -43,7 +43,9 @@ pub struct GoogleSync {
 
 /// Sends one outbox message through the shared delivery path. A message
 /// that keeps failing is marked failed on the last attempt, so the sweep
-/// never revives it.
+/// never revives it. A message another sender holds ends the job without a
+/// failed attempt: that sender settles it, or (if it died) the outbox sweep
+/// queues it again once its lease is over.
 pub async fn deliver_message(
     job: DeliverMessage,
     ctx: JobContext<Clients>,
@@ -56,9 +58,10 @@ pub async fn deliver_message(
             tracing::info!(outbox_id = %id, telegram_message_id, "message delivered");
             Ok(())
         }
-        DeliveryOutcome::AlreadyDone | DeliveryOutcome::Blocked | DeliveryOutcome::Failed(_) => {
-            Ok(())
-        }
+        DeliveryOutcome::AlreadyDone
+        | DeliveryOutcome::Blocked
+        | DeliveryOutcome::Failed(_)
+        | DeliveryOutcome::HeldElsewhere { .. } => Ok(()),
         DeliveryOutcome::Retry { reason, .. } if ctx.is_last_attempt() => {
             let note = format!("gave up after {} attempts: {reason}", ctx.attempt);
             ctx.db

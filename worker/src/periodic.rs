@@ -2,7 +2,7 @@
 //! that must happen once is claimed by key in `periodic_runs`, so any number
 //! of workers do it once and a worker that was down catches up.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use chrono::TimeDelta;
 use shared::clock::Clock;
@@ -15,6 +15,10 @@ use tokio::sync::watch;
 /// Pending messages (and meetings pending a calendar sync) older than this
 /// are presumed to have lost their push.
 const SWEEP_GRACE: TimeDelta = TimeDelta::seconds(30);
+/// Beyond one tick: how long after a message's sending lease ended, and
+/// after this process last failed to reach the database, the sweep takes
+/// the message over (see [`Ticker::lease_takeover_before`]).
+const LEASE_TAKEOVER_MARGIN: Duration = Duration::from_secs(5);
 /// Messages re-pushed per sweep at most.
 const SWEEP_BATCH: i64 = 500;
 /// Handled update ids are kept this long (redeliveries come within hours).
@@ -43,17 +47,27 @@ impl Ticker {
     pub async fn run(self, mut stop: watch::Receiver<bool>) {
         let mut interval = tokio::time::interval(self.every);
         interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        // Since when this process has reached the database without a
+        // failed sweep (`None`: the last one failed). The start counts as
+        // a return: a process that just came up has not had it for long.
+        let mut database_since = Some(Instant::now());
         loop {
             tokio::select! {
                 _ = stop.changed() => break,
-                _ = interval.tick() => self.tick().await,
+                _ = interval.tick() => self.tick(&mut database_since).await,
             }
         }
     }
 
-    async fn tick(&self) {
-        if let Err(error) = self.sweep_outbox().await {
-            tracing::warn!(%error, "outbox sweep failed");
+    async fn tick(&self, database_since: &mut Option<Instant>) {
+        match self.sweep_outbox(*database_since).await {
+            Ok(()) => {
+                database_since.get_or_insert_with(Instant::now);
+            }
+            Err(error) => {
+                tracing::warn!(%error, "outbox sweep failed");
+                *database_since = None;
+            }
         }
         if let Err(error) = self.sweep_calendar_syncs().await {
             tracing::warn!(%error, "calendar sync sweep failed");
@@ -73,19 +87,47 @@ impl Ticker {
         .await;
     }
 
+    /// The instant before which a sending lease must have ended for the
+    /// sweep to take its message over (`None`: not yet).
+    ///
+    /// A lease ends while its holder may still be waiting for the database
+    /// to record a send it made (an outage longer than the lease). That
+    /// holder retries the record at least every second, so it writes first
+    /// if nobody takes the message over within a few seconds of the
+    /// database's return. The sweep waits for a tick plus
+    /// [`LEASE_TAKEOVER_MARGIN`] on both clocks: since the lease ended, and
+    /// since this process reached the database again after a failed sweep
+    /// (an outage longer than a tick fails a tick: PostgreSQL refuses
+    /// connections at once while it is down; a shorter one is over within
+    /// the wait after the lease). A dead holder's message is taken over
+    /// that much after its lease ran out.
+    fn lease_takeover_before(
+        &self,
+        database_since: Option<Instant>,
+    ) -> Option<chrono::DateTime<chrono::Utc>> {
+        let wait = self.every + LEASE_TAKEOVER_MARGIN;
+        database_since
+            .filter(|since| since.elapsed() >= wait)
+            .map(|_| self.clock.now() - TimeDelta::from_std(wait).unwrap_or(SWEEP_GRACE))
+    }
+
     /// Re-pushes messages still pending well after they were due (their push
-    /// was lost in a crash). Pushing is idempotent by key, so a message whose
-    /// job is still queued or retrying is not doubled.
-    async fn sweep_outbox(&self) -> Result<(), DbError> {
+    /// was lost in a crash, or their job ended because a sender that then
+    /// died held them). Pushing is idempotent by key, so a message whose
+    /// job is still queued or retrying is not doubled; the key names the
+    /// message's hand-offs, so one whose job ended that way is queued anew.
+    async fn sweep_outbox(&self, database_since: Option<Instant>) -> Result<(), DbError> {
         let due_before = self.clock.now() - SWEEP_GRACE;
+        let leases_ended_before = self.lease_takeover_before(database_since);
         let overdue = self
             .db
-            .read(move |c| outbox::overdue(c, due_before, SWEEP_BATCH))
+            .read(move |c| outbox::overdue(c, due_before, leases_ended_before, SWEEP_BATCH))
             .await?;
         let mut pushed = 0;
         for message in overdue {
             let correlation_id = message.correlation_id.as_deref().unwrap_or_default();
-            match DeliverMessage::push(&self.queue, message.id, correlation_id).await {
+            let revision = i64::from(message.handoffs);
+            match DeliverMessage::push(&self.queue, message.id, revision, correlation_id).await {
                 Ok(Pushed::Queued) => pushed += 1,
                 Ok(Pushed::AlreadyQueued) => {}
                 Err(error) => tracing::warn!(%error, outbox_id = %message.id, "sweep cannot push"),

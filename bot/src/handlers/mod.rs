@@ -279,10 +279,12 @@ impl Turn<'_> {
         self.reply(actor, message)
     }
 
-    /// A reply to the actor, delivered at once.
+    /// A reply to the actor, delivered at once: written already claimed by
+    /// this process (its sending lease costs no statement of its own).
     fn reply(&mut self, actor: &Actor<'_>, message: OutgoingMessage) -> Result<(), DbError> {
         let (chat_id, lane) = (actor.telegram_id.0, Lane::Interactive);
-        let id = outbox::insert(
+        let lease = shared::telegram::delivery::reply_lease(self.ctx.now);
+        let id = outbox::insert_leased(
             self.conn,
             &NewOutboxMessage {
                 chat_id,
@@ -295,6 +297,7 @@ impl Turn<'_> {
                 correlation_id: Some(&self.ctx.correlation_id),
             },
             self.ctx.now,
+            &lease,
         )?;
         self.effects
             .replies
@@ -304,6 +307,7 @@ impl Turn<'_> {
                 recipient_id: actor.user_id(),
                 lane,
                 message,
+                lease,
             }));
         Ok(())
     }

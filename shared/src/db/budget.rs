@@ -184,8 +184,8 @@ fn reserve_lane(conn: &mut DbConn, lane: &str, now_us: i64, step_us: i64) -> Res
     Ok(reserved_until - step_us)
 }
 
-/// Pushes a lane's next free instant to at least `until_us` (after Telegram
-/// answered 429 with `retry_after`, everyone waits).
+/// Pushes a lane's next free instant to at least `until_us` (after a 429
+/// charged to the whole token: everyone waits).
 pub fn pause_lane(conn: &mut DbConn, lane: &str, until_us: i64) -> Result<(), DbError> {
     diesel::update(
         telegram_budget::table
@@ -193,6 +193,26 @@ pub fn pause_lane(conn: &mut DbConn, lane: &str, until_us: i64) -> Result<(), Db
             .filter(telegram_budget::next_at_us.lt(until_us)),
     )
     .set(telegram_budget::next_at_us.eq(until_us))
+    .execute(conn)?;
+    Ok(())
+}
+
+/// Pushes a chat's next free instant to at least `until_us` (after a 429
+/// charged to that chat: only its messages wait).
+pub fn pause_chat(conn: &mut DbConn, chat_id: i64, until_us: i64) -> Result<(), DbError> {
+    per_backend!(&mut *conn, |c| diesel::insert_into(chat_send_slots::table)
+        .values((
+            chat_send_slots::chat_id.eq(chat_id),
+            chat_send_slots::next_at_us.eq(until_us)
+        ))
+        .on_conflict_do_nothing()
+        .execute(c))?;
+    diesel::update(
+        chat_send_slots::table
+            .find(chat_id)
+            .filter(chat_send_slots::next_at_us.lt(until_us)),
+    )
+    .set(chat_send_slots::next_at_us.eq(until_us))
     .execute(conn)?;
     Ok(())
 }

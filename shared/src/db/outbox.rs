@@ -1,5 +1,12 @@
 //! Outbound messages owed to someone: written in the transaction of the
 //! action that causes them, sent afterwards, never sent twice once recorded.
+//!
+//! A sender holds a short **sending lease** on a message while it sends it
+//! and records the outcome ([`claim`], or [`insert_leased`] for a reply the
+//! bot sends right after its commit); every outcome clears it. Nobody else
+//! claims a message whose lease has not run out, so a message in flight
+//! while the database is away is not sent a second time by the sweep or a
+//! re-run job; a lease left by a dead sender simply runs out.
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
@@ -50,6 +57,32 @@ pub struct OutboxMessage {
     pub created_at: DateTime<Utc>,
     #[diesel(deserialize_as = OptionalUtcTime)]
     pub sent_at: Option<DateTime<Utc>>,
+    /// The end of the current sending lease (`None`: nobody is sending).
+    #[diesel(deserialize_as = OptionalUtcTime)]
+    pub sending_until: Option<DateTime<Utc>>,
+    /// Who holds (or last held) the lease.
+    pub sender: Option<String>,
+    /// Deliveries that ended because another sender held the lease.
+    pub handoffs: i32,
+}
+
+/// A sending lease: who holds message and until when. The pair identifies
+/// one claim, so a holder renews or clears only its own.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lease {
+    pub holder: String,
+    /// Truncated to microseconds, as stored, so it compares equal to the
+    /// column.
+    pub until: DateTime<Utc>,
+}
+
+impl Lease {
+    pub fn new(holder: impl Into<String>, until: DateTime<Utc>) -> Self {
+        Self {
+            holder: holder.into(),
+            until: UtcTime::new(until).0,
+        }
+    }
 }
 
 /// Queues a message; `None` when its dedupe key was taken already.
@@ -57,6 +90,27 @@ pub fn insert(
     conn: &mut DbConn,
     message: &NewOutboxMessage<'_>,
     now: DateTime<Utc>,
+) -> Result<Option<OutboxMessageId>, DbError> {
+    insert_row(conn, message, now, None)
+}
+
+/// Queues a message already claimed by `lease`: the sender that wrote it
+/// delivers it right after its commit (the bot's replies), and claiming in
+/// the insert costs no statement of its own.
+pub fn insert_leased(
+    conn: &mut DbConn,
+    message: &NewOutboxMessage<'_>,
+    now: DateTime<Utc>,
+    lease: &Lease,
+) -> Result<Option<OutboxMessageId>, DbError> {
+    insert_row(conn, message, now, Some(lease))
+}
+
+fn insert_row(
+    conn: &mut DbConn,
+    message: &NewOutboxMessage<'_>,
+    now: DateTime<Utc>,
+    lease: Option<&Lease>,
 ) -> Result<Option<OutboxMessageId>, DbError> {
     let row = (
         outbox_messages::chat_id.eq(message.chat_id),
@@ -70,6 +124,8 @@ pub fn insert(
         outbox_messages::dedupe_key.eq(message.dedupe_key.as_deref()),
         outbox_messages::correlation_id.eq(message.correlation_id),
         outbox_messages::created_at.eq(UtcTime::from(now)),
+        outbox_messages::sending_until.eq(lease.map(|l| UtcTime::from(l.until))),
+        outbox_messages::sender.eq(lease.map(|l| l.holder.as_str())),
     );
     let inserted: Vec<OutboxMessageId> =
         per_backend!(conn, |c| diesel::insert_into(outbox_messages::table)
@@ -88,8 +144,82 @@ pub fn get(conn: &mut DbConn, id: OutboxMessageId) -> Result<Option<OutboxMessag
         .optional()?)
 }
 
-/// Records delivery; `false` if the message was not pending any more (a
-/// second sender lost the race and must not count it).
+/// Claims pending message `id` for `lease` unless another holder's lease
+/// is still running at `now`, and returns the row. `None`: the message is
+/// not pending any more, or someone else holds it (see [`hand_off`]). One
+/// conditional UPDATE, no row lock held past it.
+pub fn claim(
+    conn: &mut DbConn,
+    id: OutboxMessageId,
+    lease: &Lease,
+    now: DateTime<Utc>,
+) -> Result<Option<OutboxMessage>, DbError> {
+    // The holder's own unexpired lease counts as free: it is claimed again
+    // only by a retry of the same process after a failure before the send.
+    let free = outbox_messages::sending_until
+        .is_null()
+        .or(outbox_messages::sending_until.lt(UtcTime::from(now)))
+        .or(outbox_messages::sender.eq(&lease.holder));
+    Ok(diesel::update(pending(id).filter(free))
+        .set((
+            outbox_messages::sending_until.eq(Some(UtcTime::from(lease.until))),
+            outbox_messages::sender.eq(Some(&lease.holder)),
+        ))
+        .returning(outbox_messages::all_columns)
+        .get_result(conn)
+        .optional()?)
+}
+
+/// Moves `lease`'s end to `until` while it is still this holder's; `false`
+/// when it is not (it ran out and someone else claimed the message, or the
+/// message was settled).
+pub fn renew(
+    conn: &mut DbConn,
+    id: OutboxMessageId,
+    lease: &Lease,
+    until: DateTime<Utc>,
+) -> Result<bool, DbError> {
+    let changed = diesel::update(held_by(id, lease))
+        .set(outbox_messages::sending_until.eq(Some(UtcTime::new(until))))
+        .execute(conn)?;
+    Ok(changed == 1)
+}
+
+/// Ends `lease` without an outcome (a failure before the send), so the
+/// next try need not wait for it to run out.
+pub fn release(conn: &mut DbConn, id: OutboxMessageId, lease: &Lease) -> Result<(), DbError> {
+    diesel::update(held_by(id, lease))
+        .set(outbox_messages::sending_until.eq(None::<UtcTime>))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Whose lease stopped a claim, as [`hand_off`] found it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Holder {
+    pub sender: Option<String>,
+    /// `None`: the lease ended just after the claim failed.
+    pub until: Option<DateTime<Utc>>,
+}
+
+/// After a failed [`claim`]: counts a hand-off of pending message `id`
+/// (the sweep's push key names the count, so the message can be queued
+/// again once the lease ran out) and returns whose lease stopped the claim;
+/// `None` when the message is not pending any more.
+pub fn hand_off(conn: &mut DbConn, id: OutboxMessageId) -> Result<Option<Holder>, DbError> {
+    let held: Option<(Option<String>, Option<UtcTime>)> = diesel::update(pending(id))
+        .set(outbox_messages::handoffs.eq(outbox_messages::handoffs + 1))
+        .returning((outbox_messages::sender, outbox_messages::sending_until))
+        .get_result(conn)
+        .optional()?;
+    Ok(held.map(|(sender, until)| Holder {
+        sender,
+        until: until.map(|at| at.0),
+    }))
+}
+
+/// Records delivery and ends any lease; `false` if the message was not
+/// pending any more (a second sender lost the race and must not count it).
 pub fn mark_sent(
     conn: &mut DbConn,
     id: OutboxMessageId,
@@ -103,13 +233,14 @@ pub fn mark_sent(
             outbox_messages::sent_at.eq(Some(UtcTime::from(now))),
             outbox_messages::attempts.eq(outbox_messages::attempts + 1),
             outbox_messages::last_error.eq(None::<String>),
+            outbox_messages::sending_until.eq(None::<UtcTime>),
         ))
         .execute(conn)?;
     Ok(changed == 1)
 }
 
 /// Ends a pending message without delivery (`Blocked`, `Failed`,
-/// `Cancelled`), keeping the reason.
+/// `Cancelled`), keeping the reason and ending any lease.
 pub fn finish_undelivered(
     conn: &mut DbConn,
     id: OutboxMessageId,
@@ -121,43 +252,60 @@ pub fn finish_undelivered(
             outbox_messages::state.eq(state),
             outbox_messages::attempts.eq(outbox_messages::attempts + 1),
             outbox_messages::last_error.eq(Some(reason)),
+            outbox_messages::sending_until.eq(None::<UtcTime>),
         ))
         .execute(conn)?;
     Ok(changed == 1)
 }
 
-/// Counts a failed attempt and when the next one is due.
+/// Counts a failed attempt of the holder of `lease`, says when the next
+/// one is due and ends the lease, so the retry can claim the message. Only
+/// the lease's own holder counts it: if the lease ran out and another
+/// sender claimed the message meanwhile, that sender's claim stands.
 pub fn note_retry(
     conn: &mut DbConn,
     id: OutboxMessageId,
+    lease: &Lease,
     next_attempt_at: DateTime<Utc>,
     reason: &str,
 ) -> Result<(), DbError> {
-    diesel::update(pending(id))
+    diesel::update(held_by(id, lease))
         .set((
             outbox_messages::attempts.eq(outbox_messages::attempts + 1),
             outbox_messages::next_attempt_at.eq(UtcTime::from(next_attempt_at)),
             outbox_messages::last_error.eq(Some(reason)),
+            outbox_messages::sending_until.eq(None::<UtcTime>),
         ))
         .execute(conn)?;
     Ok(())
 }
 
-/// Pending messages that should have gone out by `due_before`: the sweep
-/// pushes their jobs again (a crash between commit and push loses the push,
-/// never the message).
+/// Pending messages that should have gone out by `due_before` and that
+/// nobody is sending: the sweep pushes their jobs again (a crash between
+/// commit and push loses the push, never the message). A message under a
+/// lease is left alone unless `leases_ended_before` is given and its lease
+/// ended before then (its sender died, or is still waiting for the
+/// database to record a send: the caller picks an instant that leaves such
+/// a sender time to finish).
 pub fn overdue(
     conn: &mut DbConn,
     due_before: DateTime<Utc>,
+    leases_ended_before: Option<DateTime<Utc>>,
     limit: i64,
 ) -> Result<Vec<OutboxMessage>, DbError> {
-    Ok(outbox_messages::table
+    let query = outbox_messages::table
         .filter(outbox_messages::state.eq(OutboxState::Pending))
         .filter(outbox_messages::next_attempt_at.lt(UtcTime::from(due_before)))
         .order(outbox_messages::id)
         .limit(limit)
-        .select(OutboxMessage::as_select())
-        .load(conn)?)
+        .select(OutboxMessage::as_select());
+    let unleased = outbox_messages::sending_until.is_null();
+    Ok(match leases_ended_before {
+        Some(ended) => query
+            .filter(unleased.or(outbox_messages::sending_until.lt(UtcTime::from(ended))))
+            .load(conn)?,
+        None => query.filter(unleased).load(conn)?,
+    })
 }
 
 /// Replaces the body of a message not sent yet (a progress edit that has
@@ -194,12 +342,26 @@ pub fn cancel_pending_of_broadcast(
     .execute(conn)?)
 }
 
-fn pending(
-    id: OutboxMessageId,
-) -> diesel::dsl::Filter<
+/// The query of [`pending`].
+type PendingRow = diesel::dsl::Filter<
     diesel::dsl::Find<outbox_messages::table, OutboxMessageId>,
     diesel::dsl::Eq<outbox_messages::state, OutboxState>,
-> {
+>;
+
+/// The query of [`held_by`].
+type HeldRow = diesel::dsl::Filter<
+    diesel::dsl::Filter<PendingRow, diesel::dsl::Eq<outbox_messages::sender, String>>,
+    diesel::dsl::Eq<outbox_messages::sending_until, UtcTime>,
+>;
+
+/// Pending message `id` while `lease` is its current claim.
+fn held_by(id: OutboxMessageId, lease: &Lease) -> HeldRow {
+    pending(id)
+        .filter(outbox_messages::sender.eq(lease.holder.clone()))
+        .filter(outbox_messages::sending_until.eq(UtcTime::from(lease.until)))
+}
+
+fn pending(id: OutboxMessageId) -> PendingRow {
     outbox_messages::table
         .find(id)
         .filter(outbox_messages::state.eq(OutboxState::Pending))

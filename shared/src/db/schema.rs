@@ -224,6 +224,9 @@ diesel::table! {
         correlation_id -> Nullable<Text>,
         created_at -> UtcInstant,
         sent_at -> Nullable<UtcInstant>,
+        sending_until -> Nullable<UtcInstant>,
+        sender -> Nullable<Text>,
+        handoffs -> Integer,
     }
 }
 

@@ -22,24 +22,28 @@ impl Job for DeliverMessage {
 }
 
 impl DeliverMessage {
-    /// `deliver-message:<outbox id>:<revision>`; an outbox row is delivered
-    /// once, so its revision normally stays 0.
+    /// `deliver-message:<outbox id>:<revision>`. The revision is the row's
+    /// hand-off count (`outbox_messages.handoffs`): 0 until a delivery ended
+    /// because another sender held the message's lease; after that the
+    /// outbox sweep needs a key the ended job does not hold.
     pub fn idempotency_key(&self, revision: i64) -> String {
         idempotency_key(Self::QUEUE, self.outbox_id, revision)
     }
 
-    /// Queues the delivery of outbox row `outbox_id`; a row already queued
-    /// is not queued twice.
+    /// Queues the delivery of outbox row `outbox_id` at `revision` (see
+    /// [`idempotency_key`](Self::idempotency_key)); a row already queued at
+    /// that revision is not queued twice.
     pub async fn push(
         queue: &Queue,
         outbox_id: OutboxMessageId,
+        revision: i64,
         correlation_id: &str,
     ) -> Result<Pushed, QueueError> {
         let job = Self {
             outbox_id: outbox_id.0,
             correlation_id: correlation_id.to_owned(),
         };
-        queue.push(&job, &job.idempotency_key(0)).await
+        queue.push(&job, &job.idempotency_key(revision)).await
     }
 
     /// [`push`](Self::push) right after the commit that wrote the row. A
@@ -50,7 +54,7 @@ impl DeliverMessage {
         outbox_id: OutboxMessageId,
         correlation_id: &str,
     ) {
-        if let Err(error) = Self::push(queue, outbox_id, correlation_id).await {
+        if let Err(error) = Self::push(queue, outbox_id, 0, correlation_id).await {
             tracing::warn!(%error, %outbox_id, "cannot queue the message; the outbox sweep will");
         }
     }

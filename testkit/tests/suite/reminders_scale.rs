@@ -18,7 +18,7 @@ use shared::db::schema::reminders as reminders_table;
 use shared::db::{DatabaseUrl, Db};
 use shared::domain::booking::ReminderState;
 use testkit::db::TestDb;
-use testkit::fake_telegram::Limits;
+use testkit::fake_telegram::{Fault, FaultKind, Limits};
 use testkit::meetings::book_pairs_synced;
 use testkit::pg_cluster::PgCluster;
 use testkit::stack::{Stack, StackConfig};
@@ -158,9 +158,9 @@ async fn a_worker_killed_with_1000_reminders_due_loses_none_and_doubles_none() {
 }
 
 /// The test's own PostgreSQL cluster is stopped (`pg_ctl -m fast`) while
-/// two workers deliver 1,000 due reminders, and started again on the same
-/// port a few seconds later: the workers recover on their own and every
-/// reminder arrives exactly once.
+/// two workers deliver 1,000 due reminders, with sends in flight at
+/// Telegram, and started again on the same port a few seconds later: the
+/// workers recover on their own and every reminder arrives exactly once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn workers_ride_out_a_postgres_restart_and_deliver_each_reminder_once() {
     assert!(
@@ -200,13 +200,15 @@ async fn workers_ride_out_a_postgres_restart_and_deliver_each_reminder_once() {
         )
         .await
         .unwrap();
-    // No request is in flight at Telegram when the server goes down (held
-    // ones are answered once it is back). Recording a send waits out the
-    // outage, but a message in flight at the stop can still, rarely, go out
-    // twice: a known gap (a per-message sending lease in the outbox would
-    // close it), so this test checks recovery, not that window.
-    stack.telegram.hold();
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    // Requests are in flight at Telegram when the server goes down (the
+    // next ones are slowed down so that some surely are): their senders
+    // hold each message's sending lease and wait for the database to
+    // record the send, so nobody sends one of them again meanwhile.
+    stack.telegram.inject(Fault::on(
+        "sendMessage",
+        FaultKind::Delay(Duration::from_secs(2)),
+        20,
+    ));
     let delivered_at_stop = delivered(&stack, &chats);
     let cluster = tokio::task::spawn_blocking(move || {
         cluster.stop();
@@ -221,7 +223,6 @@ async fn workers_ride_out_a_postgres_restart_and_deliver_each_reminder_once() {
     })
     .await
     .unwrap();
-    stack.telegram.release();
 
     assert_each_reminded_once(&stack, &db, &chats).await;
     assert!(
