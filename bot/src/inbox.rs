@@ -18,7 +18,7 @@ use shared::domain::inbound::{Admission, InboundState};
 use shared::domain::user::Language;
 use shared::i18n::t;
 use shared::telegram::OutgoingMessage;
-use shared::telegram::delivery::Fresh;
+use shared::telegram::delivery::{Fresh, reply_lease};
 use shared::telegram::updates::{Content, Received, Update};
 
 use crate::handling::{Handling, Inbound, new_correlation_id};
@@ -294,7 +294,9 @@ impl Notice {
         );
         let message = OutgoingMessage::text(t(language, "flood.slow_down", &[]));
         let dedupe_key = format!("flood:{}:{}", self.chat_id, self.update_id);
-        let id = outbox::insert(
+        // Claimed by this process at once: it delivers the notice itself.
+        let lease = reply_lease(now);
+        let id = outbox::insert_leased(
             conn,
             &NewOutboxMessage {
                 chat_id: self.chat_id,
@@ -307,6 +309,7 @@ impl Notice {
                 correlation_id: Some(correlation_id),
             },
             now,
+            &lease,
         )?;
         Ok(id.map(|id| Fresh {
             id,
@@ -314,6 +317,7 @@ impl Notice {
             recipient_id: user.map(|u| u.id),
             lane: Lane::Interactive,
             message,
+            lease,
         }))
     }
 }
