@@ -37,6 +37,7 @@ mod booking_store;
 mod broadcast;
 mod budget_store;
 mod calendar_sync;
+mod diagnostics;
 mod fake_google;
 mod fake_telegram;
 mod google_busy;
