@@ -24,6 +24,7 @@ use shared::jobs::DeliverMessage;
 use shared::telegram::OutgoingMessage;
 use testkit::bins::binary;
 use testkit::db::TestDb;
+use testkit::fake_google::{FakeGoogle, FakeGoogleConfig};
 use testkit::fake_telegram::{Fault, FaultKind};
 use testkit::people::Person;
 use testkit::records::SeedUser;
@@ -931,4 +932,124 @@ async fn admins_diagnose_in_the_chat_and_nobody_else_can() {
         ]
     );
     stack.assert_no_secret_in_logs();
+}
+
+// --- Google -------------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_revoked_google_grant_is_named() {
+    let fake = FakeGoogle::start(FakeGoogleConfig::default()).await;
+    fake.add_account("ann@example.com");
+    let db = TestDb::postgres().await;
+    let handle = db.db.clone();
+    let env = fake.deployment_env();
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let stack = deployment(db, &env).await;
+    SeedUser::new(7801, "Ann", "Owner")
+        .role(Some(Role::Owner))
+        .department_named("IT")
+        .insert(&handle)
+        .await;
+    let ann = Person::new(&stack, 7801, "Ann", "en");
+    testkit::google_people::connects(&ann, &fake, "ann@example.com").await;
+    let env = stack.env();
+
+    let healthy = diagnose(&env, "worker", &["--full", "--json"]).await.json();
+    assert_matches_schema(&healthy);
+    assert_eq!(
+        check(&healthy, "google:7801")["status"],
+        "ok",
+        "{healthy:#}"
+    );
+    assert_eq!(
+        hypothesis(&healthy, "refresh_token_revoked")["verdict"],
+        "rejected"
+    );
+
+    assert_eq!(fake.revoke_account("ann@example.com"), 1);
+    let report = diagnose(&env, "worker", &["--full", "--json"]).await.json();
+    assert!(confirmed(&report, "refresh_token_revoked"), "{report:#}");
+    assert_eq!(
+        report["root_cause"]["hypothesis"], "refresh_token_revoked",
+        "{report:#}"
+    );
+    let google = check(&report, "google:7801");
+    assert_eq!(google["status"], "fail");
+    assert!(
+        google["fix"]
+            .as_str()
+            .is_some_and(|fix| fix.contains("/calendar")),
+        "{report:#}"
+    );
+    // The quick check, without calling Google, sees the broken connection.
+    let quick = diagnose(&env, "worker", &["--json"]).await.json();
+    assert_eq!(check(&quick, "google")["status"], "fail", "{quick:#}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_calendar_not_shared_with_the_service_account_is_named() {
+    const ROBOT: &str = "robot@fake-project.iam.gserviceaccount.com";
+    const CALENDAR: &str = "olga@example.com";
+    let fake = FakeGoogle::start(FakeGoogleConfig::default()).await;
+    fake.add_account(CALENDAR);
+    let key = fake.add_service_account(ROBOT, false);
+    let db = TestDb::postgres().await;
+    let handle = db.db.clone();
+    let stack = Stack::new(db, StackConfig::default()).await;
+    let olga = SeedUser::new(7902, "Olga", "Owner")
+        .role(Some(Role::Owner))
+        .insert(&handle)
+        .await;
+    let now = Clock::system().now();
+    handle
+        .write(move |c| {
+            shared::db::google_connections::upsert_service_account(c, olga.id, CALENDAR, now)
+        })
+        .await
+        .unwrap();
+    let mut env = with(&stack.env(), &[]);
+    env.extend(fake.deployment_env());
+    env.push((
+        "GOOGLE_SERVICE_ACCOUNT_JSON".to_owned(),
+        key.to_json().to_string(),
+    ));
+
+    let report = diagnose(&env, "worker", &["--full", "--json"]).await.json();
+    assert_matches_schema(&report);
+    assert!(confirmed(&report, "calendar_not_shared"), "{report:#}");
+    let google = check(&report, "google:7902");
+    assert_eq!(google["status"], "fail", "{report:#}");
+    assert!(
+        google["fix"]
+            .as_str()
+            .is_some_and(|fix| fix.contains(ROBOT)),
+        "{report:#}"
+    );
+
+    // Shared, the owner's access test reads and writes the calendar.
+    assert!(fake.share_calendar(CALENDAR, ROBOT));
+    let report = diagnose(&env, "worker", &["--owner", "7902", "--json"])
+        .await
+        .json();
+    assert_matches_schema(&report);
+    assert_eq!(
+        hypothesis(&report, "calendar_not_shared")["verdict"],
+        "rejected",
+        "{report:#}"
+    );
+    let google = check(&report, "google:7902");
+    assert_eq!(google["status"], "ok", "{report:#}");
+    assert!(
+        google["evidence"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["key"] == "diag.google.writable"),
+        "{report:#}"
+    );
+    assert!(
+        fake.events(CALENDAR)
+            .iter()
+            .all(|e| e["status"] == "cancelled")
+    );
 }
