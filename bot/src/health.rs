@@ -29,6 +29,10 @@ pub struct Health {
     unreadable: AtomicU64,
     skipped: AtomicU64,
     dropped: AtomicU64,
+    /// Failed polls, and those that met another poller (409 "terminated
+    /// by other getUpdates"), counted for diagnostics ([`publish`]).
+    failures: AtomicI64,
+    conflicts: AtomicI64,
 }
 
 /// What became of received updates, as counted by the poller.
@@ -89,6 +93,12 @@ impl Health {
     }
 
     pub fn poll_failed(&self, problem: String) {
+        self.failures.fetch_add(1, Ordering::Relaxed);
+        // Telegram's words for a second poller; a webhook's 409 says
+        // "webhook is active" and is told apart by getWebhookInfo.
+        if problem.contains("terminated by other getUpdates") {
+            self.conflicts.fetch_add(1, Ordering::Relaxed);
+        }
         if let Ok(mut current) = self.problem.lock() {
             *current = Some(problem);
         }
@@ -101,6 +111,65 @@ impl Health {
 
     fn problem(&self) -> Option<String> {
         self.problem.lock().ok().and_then(|p| p.clone())
+    }
+}
+
+/// How often the active poller writes what it saw for `diagnose`.
+const PUBLISH_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Writes this replica's polling state to `poller_status` every few
+/// seconds while it is the active poller, so `diagnose` and `/diag` (other
+/// processes) can tell a second poller (409), a failing poll or a silent
+/// bot. Failures are stamped when first seen here (within 5 s).
+pub async fn publish(
+    health: std::sync::Arc<Health>,
+    db: Db,
+    clock: Clock,
+    holder: String,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
+    let (mut failures, mut conflicts) = (0_i64, 0_i64);
+    let (mut last_error_at, mut last_conflict_at) = (None, None);
+    loop {
+        let now = clock.now();
+        let seen_failures = health.failures.load(Ordering::Relaxed);
+        let seen_conflicts = health.conflicts.load(Ordering::Relaxed);
+        if seen_failures > failures {
+            last_error_at = Some(now);
+        }
+        if seen_conflicts > conflicts {
+            last_conflict_at = Some(now);
+        }
+        (failures, conflicts) = (seen_failures, seen_conflicts);
+        if health.active.load(Ordering::Relaxed) {
+            let last_poll = health.last_poll_ok_unix.load(Ordering::Relaxed);
+            let last_success_at = DateTime::from_timestamp(last_poll, 0).filter(|_| last_poll > 0);
+            let problem = health.problem();
+            let holder = holder.clone();
+            let written = db
+                .write_single(move |c| {
+                    shared::db::diagnostics::report_poller(
+                        c,
+                        &shared::db::diagnostics::PollerReport {
+                            holder: &holder,
+                            last_success_at,
+                            last_error: problem.as_deref(),
+                            last_error_at,
+                            last_conflict_at,
+                            conflicts,
+                        },
+                        now,
+                    )
+                })
+                .await;
+            if let Err(error) = written {
+                tracing::debug!(%error, "cannot record the polling state");
+            }
+        }
+        tokio::select! {
+            _ = stop.changed() => return,
+            () = tokio::time::sleep(PUBLISH_EVERY) => {}
+        }
     }
 }
 

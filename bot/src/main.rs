@@ -45,11 +45,15 @@ struct Cli {
 enum Command {
     /// Apply pending database migrations and exit.
     Migrate,
+    /// Check the deployment and say what is wrong and what to do (exit 0
+    /// healthy, 1 warnings, 2 failures).
+    Diagnose(shared::diagnostics::cli::DiagnoseArgs),
 }
 
 fn main() -> ExitCode {
     match Cli::parse().command {
         Some(Command::Migrate) => startup::run_migrate("bot"),
+        Some(Command::Diagnose(args)) => shared::diagnostics::cli::run("bot", &args),
         None => startup::run_service("bot", serve),
     }
 }
@@ -108,6 +112,15 @@ async fn serve(config: Config, mut shutdown: ShutdownSignal) -> anyhow::Result<(
             .await
     });
     tracing::info!(port, "http listening");
+    let replica = replica_name();
+    let (stop_publish, publish_stopped) = tokio::sync::watch::channel(false);
+    let publisher = tokio::spawn(health::publish(
+        Arc::clone(&health),
+        db.clone(),
+        clock.clone(),
+        replica.clone(),
+        publish_stopped,
+    ));
 
     let handling = Handling {
         db: db.clone(),
@@ -140,8 +153,12 @@ async fn serve(config: Config, mut shutdown: ShutdownSignal) -> anyhow::Result<(
         },
     };
     tracing::info!(backend = %db.backend(), "bot started");
-    leader::poll_as_leader(poller, replica_name(), &mut shutdown).await;
+    leader::poll_as_leader(poller, replica, &mut shutdown).await;
     tracing::info!("bot stopping");
+    let _ = stop_publish.send(true);
+    if let Err(error) = publisher.await {
+        tracing::warn!(%error, "polling state publisher ended abnormally");
+    }
     let _ = stop_http.send(());
     match server.await {
         Ok(Err(error)) => tracing::warn!(%error, "http server stopped with an error"),

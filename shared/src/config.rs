@@ -41,6 +41,9 @@
 //! | `MEETING_CADENCE_DAYS` | `14` |
 //! | `REMINDER_OFFSETS` | `24h,1h` |
 //! | `OVERDUE_REPORT_TIME` | `09:00` |
+//! | `DIAG_DISK_MIN_FREE_PERCENT` | `10` (diagnostics fail below this much free disk where the data lives) |
+//! | `DIAG_QUEUE_MAX_WAIT` | `5m` (a due job waiting longer is a queue backlog) |
+//! | `HEALTH_CHECK_INTERVAL` | `1m` (how often the worker's health monitor runs the quick checks; `0s` switches it off) |
 //! | `TEST_CLOCK_FILE` | unset (tests only: a file holding a clock offset in seconds) |
 //!
 //! Durations use the `humantime` syntax (`90s`, `2h`, `1h 30m`). A mistake
@@ -97,8 +100,42 @@ pub struct Config {
     pub booking_defaults: BookingSettings,
     /// Interval of the worker's periodic tick.
     pub periodic_tick: Duration,
+    /// Thresholds of `diagnose`, `/diag` and the health monitor.
+    pub diagnostics: DiagnosticsConfig,
     /// When set, the clock adds the offset written in this file.
     pub test_clock_file: Option<PathBuf>,
+}
+
+/// Thresholds of the diagnostics: settings, so a test can trip them.
+#[derive(Debug, Clone)]
+pub struct DiagnosticsConfig {
+    /// Free disk (percent of the volume holding the data) below which the
+    /// host check fails.
+    pub disk_min_free_percent: f64,
+    /// A due job waiting longer than this is a queue backlog.
+    pub queue_max_wait: Duration,
+    /// How often the worker's health monitor runs the quick checks.
+    pub health_interval: Duration,
+}
+
+impl DiagnosticsConfig {
+    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        Ok(Self {
+            disk_min_free_percent: env.number("DIAG_DISK_MIN_FREE_PERCENT", 10.0, 0.0, 100.0)?,
+            queue_max_wait: env.duration(
+                "DIAG_QUEUE_MAX_WAIT",
+                Duration::from_secs(300),
+                Duration::from_secs(1),
+                Duration::from_secs(86_400),
+            )?,
+            health_interval: env.duration(
+                "HEALTH_CHECK_INTERVAL",
+                Duration::from_secs(60),
+                Duration::ZERO,
+                Duration::from_secs(3_600),
+            )?,
+        })
+    }
 }
 
 #[derive(Debug)]
@@ -416,6 +453,7 @@ impl Config {
                 Duration::from_millis(100),
                 Duration::from_secs(600),
             )?,
+            diagnostics: DiagnosticsConfig::from_env(env)?,
             test_clock_file: env.get("TEST_CLOCK_FILE")?.map(PathBuf::from),
         })
     }

@@ -7,6 +7,7 @@
 pub mod clock;
 pub mod config;
 pub mod db;
+pub mod diagnostics;
 pub mod domain;
 pub mod google;
 pub mod i18n;

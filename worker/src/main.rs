@@ -6,6 +6,7 @@ mod broadcast;
 mod busy_sync;
 mod calendar_sync;
 mod google_changes;
+mod health_monitor;
 mod jobs;
 mod nudges;
 mod overdue;
@@ -45,17 +46,23 @@ struct Cli {
 enum Command {
     /// Apply pending database migrations and exit.
     Migrate,
+    /// Check the deployment and say what is wrong and what to do (exit 0
+    /// healthy, 1 warnings, 2 failures).
+    Diagnose(shared::diagnostics::cli::DiagnoseArgs),
 }
 
 fn main() -> ExitCode {
     match Cli::parse().command {
         Some(Command::Migrate) => startup::run_migrate("worker"),
+        Some(Command::Diagnose(args)) => shared::diagnostics::cli::run("worker", &args),
         None => startup::run_service("worker", serve),
     }
 }
 
 /// Runs the worker until SIGTERM or SIGINT: in-flight jobs finish first.
 async fn serve(config: Config, mut shutdown: ShutdownSignal) -> anyhow::Result<()> {
+    // Shared with the health monitor, whose checks read every setting.
+    let config = Arc::new(config);
     let clock = Clock::from_setting(config.test_clock_file.as_deref());
     let db = startup::prepare_database(&config, &clock)
         .await
@@ -65,7 +72,7 @@ async fn serve(config: Config, mut shutdown: ShutdownSignal) -> anyhow::Result<(
         .context("cannot open the job queue")?;
     let client =
         TelegramClient::new(&config.telegram).context("cannot build the Telegram client")?;
-    let delivery = Delivery::new(db.clone(), client, clock.clone(), &config.telegram);
+    let delivery = Delivery::new(db.clone(), client.clone(), clock.clone(), &config.telegram);
     let worker_name = periodic::worker_name();
     let google = google_sync(&config, &db, &queue, &clock)?;
 
@@ -88,6 +95,17 @@ async fn serve(config: Config, mut shutdown: ShutdownSignal) -> anyhow::Result<(
     let busy_sweep = google.clone().map(|google| {
         tokio::spawn(busy_sync::sweep(&config, &db, &queue, &clock, google).run(stopped.clone()))
     });
+    let health = tokio::spawn(
+        health_monitor::HealthMonitor::new(
+            Arc::clone(&config),
+            clock.clone(),
+            db.clone(),
+            queue.clone(),
+            client,
+            worker_name.clone(),
+        )
+        .run(stopped.clone()),
+    );
     let ticker = tokio::spawn(
         periodic::Ticker {
             db: db.clone(),
@@ -127,6 +145,9 @@ async fn serve(config: Config, mut shutdown: ShutdownSignal) -> anyhow::Result<(
         None => None,
     } {
         tracing::warn!(%error, "busy sync sweep ended abnormally");
+    }
+    if let Err(error) = health.await {
+        tracing::warn!(%error, "health monitor ended abnormally");
     }
     if let Err(error) = ticker.await {
         tracing::warn!(%error, "periodic work ended abnormally");

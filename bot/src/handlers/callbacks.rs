@@ -9,7 +9,7 @@ use shared::i18n::t;
 use shared::telegram::updates::CallbackQuery;
 
 use super::{
-    Actor, Turn, admin, approval, availability, booking, broadcast, calendar, my_meetings,
+    Actor, Turn, admin, approval, availability, booking, broadcast, calendar, diag, my_meetings,
     owner_meetings, profile, registration, start,
 };
 
@@ -34,6 +34,8 @@ pub(super) fn on_press(turn: &mut Turn<'_>, query: &CallbackQuery) -> Result<(),
         owner_meetings::on_press(turn, &actor, rest)?
     } else if let Some(rest) = data.strip_prefix("cal:") {
         calendar::on_press(turn, &actor, rest)?
+    } else if let Some(rest) = data.strip_prefix("dg:") {
+        diag::on_press(turn, &actor, rest)?
     } else {
         registration_press(turn, &actor, data)?
     };

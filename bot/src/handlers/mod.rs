@@ -31,6 +31,7 @@ mod booking;
 mod broadcast;
 pub(crate) mod calendar;
 mod callbacks;
+mod diag;
 mod dialogue;
 mod meeting_text;
 mod menu;
@@ -194,6 +195,7 @@ fn on_command(
         "/my_meetings" if active => my_meetings::command(turn, actor),
         "/meetings" if active => owner_meetings::command(turn, actor),
         "/calendar" if active => calendar::command(turn, actor),
+        "/diag" if active => diag::command(turn, actor),
         _ => start::command(turn, actor, command, false),
     }
 }

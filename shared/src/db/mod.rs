@@ -16,6 +16,7 @@ pub mod budget;
 pub mod busy_intervals;
 pub mod calendar_sync;
 pub mod departments;
+pub mod diagnostics;
 pub mod dialogues;
 pub mod free_slots;
 pub mod google_connections;

@@ -335,6 +335,12 @@ impl Db {
         self.backend
     }
 
+    /// Callers waiting for a connection right now (diagnostics: a pool
+    /// too small for the load shows here first).
+    pub fn waiting(&self) -> usize {
+        self.pool.status().waiting
+    }
+
     /// Runs `f` on a pooled connection, outside any transaction.
     pub async fn read<T, F>(&self, f: F) -> Result<T, DbError>
     where

@@ -359,6 +359,7 @@ diesel::table! {
         detail -> Text,
         changed_at -> UtcInstant,
         alerted_at -> Nullable<UtcInstant>,
+        alerted_status -> Nullable<Text>,
     }
 }
 
@@ -451,5 +452,40 @@ diesel::table! {
         name -> Text,
         holder -> Text,
         expires_at -> UtcInstant,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::db::types::UtcInstant;
+
+    diag_requests (id) {
+        id -> BigInt,
+        requested_by -> BigInt,
+        chat_id -> BigInt,
+        kind -> Text,
+        fix -> Nullable<Text>,
+        state -> Text,
+        claimed_by -> Nullable<Text>,
+        correlation_id -> Nullable<Text>,
+        created_at -> UtcInstant,
+        claimed_at -> Nullable<UtcInstant>,
+        done_at -> Nullable<UtcInstant>,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::db::types::UtcInstant;
+
+    poller_status (name) {
+        name -> Text,
+        holder -> Text,
+        last_success_at -> Nullable<UtcInstant>,
+        last_error -> Nullable<Text>,
+        last_error_at -> Nullable<UtcInstant>,
+        last_conflict_at -> Nullable<UtcInstant>,
+        conflicts -> BigInt,
+        updated_at -> UtcInstant,
     }
 }

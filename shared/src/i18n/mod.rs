@@ -30,6 +30,7 @@ const AREAS: &[(&str, &str, &str)] = areas![
     "owner_meetings",
     "calendar",
     "reminders",
+    "diagnostics",
 ];
 
 static CATALOGUES: LazyLock<(Texts, Texts)> = LazyLock::new(|| {

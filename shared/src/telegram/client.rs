@@ -13,8 +13,8 @@ use std::time::Duration;
 use frankenstein::AsyncTelegramApi;
 use frankenstein::client_reqwest::Bot;
 use frankenstein::methods::{
-    AnswerCallbackQueryParams, EditMessageTextParams, GetUpdatesParams, SendMessageParams,
-    SetMyCommandsParams,
+    AnswerCallbackQueryParams, DeleteWebhookParams, EditMessageTextParams, GetUpdatesParams,
+    SendMessageParams, SetMyCommandsParams,
 };
 use frankenstein::response::{ErrorResponse, MethodResponse};
 use frankenstein::types::Message;
@@ -224,6 +224,23 @@ impl TelegramClient {
     /// The bot's own username, to check the token at start.
     pub async fn get_me(&self) -> Result<Option<String>, TelegramError> {
         Ok(self.bot.get_me().await?.result.username)
+    }
+
+    /// The URL of the webhook Telegram delivers to, `None` when none is set.
+    /// A webhook makes every `getUpdates` fail with 409, so diagnostics ask.
+    pub async fn webhook_url(&self) -> Result<Option<String>, TelegramError> {
+        let info = self.bot.get_webhook_info().await?.result;
+        Ok(Some(info.url).filter(|url| !url.is_empty()))
+    }
+
+    /// Deletes the webhook so polling works again, keeping the updates
+    /// Telegram holds (a diagnostics repair; setting it again undoes it).
+    pub async fn delete_webhook(&self) -> Result<(), TelegramError> {
+        let params = DeleteWebhookParams::builder()
+            .drop_pending_updates(false)
+            .build();
+        self.bot.delete_webhook(&params).await?;
+        Ok(())
     }
 }
 

@@ -38,6 +38,7 @@ mod broadcast;
 mod budget_store;
 mod calendar_sync;
 mod delivery;
+mod diagnostics;
 mod fake_google;
 mod fake_telegram;
 mod google_busy;
