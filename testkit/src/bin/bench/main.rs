@@ -18,6 +18,9 @@
 //!   `TELEGRAM_BULK_RATE=28` against Telegram's real limits: the rate as a
 //!   fraction of that budget, 429s, lateness, peak worker RSS (see
 //!   `reminders.rs`). Takes about N / 28 seconds.
+//! - `--scenario flood`: one user sends 300 updates within a second while
+//!   50 others each send `/help`, Telegram's per-chat limit on: the
+//!   bystanders' reply times and what the flooder got (see `flood.rs`).
 //! - `--scenario all`: basic and schedule, one after the other.
 //!
 //! The seeded users have their own Telegram id range; the bench refuses a
@@ -30,6 +33,7 @@
 
 mod basic;
 mod common;
+mod flood;
 mod reminders;
 mod schedule;
 
@@ -38,7 +42,7 @@ use std::process::{Command, Stdio};
 
 use chrono_tz::Tz;
 use clap::{Parser, ValueEnum};
-use testkit::fake_telegram::{FakeTelegram, FakeTelegramConfig};
+use testkit::fake_telegram::{FakeTelegram, FakeTelegramConfig, Limits};
 
 use crate::common::{Process, spawn};
 
@@ -55,6 +59,8 @@ enum Scenario {
     Schedule,
     /// Reminders due at once, delivered within Telegram's real limits.
     Reminders,
+    /// One user floods, others send /help: the others' reply times.
+    Flood,
     /// Basic and schedule.
     All,
 }
@@ -98,6 +104,20 @@ pub(crate) struct Args {
     /// Workers delivering them.
     #[arg(long, default_value_t = 1)]
     workers: usize,
+    /// The services' `RUST_LOG` (the product's default is `info`; logs go
+    /// to /dev/null, JSON-formatted as in production).
+    #[arg(long, default_value = "info")]
+    rust_log: String,
+    /// Updates the flooding user sends within one second (flood scenario).
+    #[arg(long, default_value_t = 300)]
+    flood_updates: u32,
+    /// Users who each send /help during the flood.
+    #[arg(long, default_value_t = 50)]
+    bystanders: u32,
+    /// How long a bystander waits for their reply before counting as not
+    /// answered.
+    #[arg(long, default_value_t = 60)]
+    flood_timeout_secs: u64,
 }
 
 /// Everything both scenarios share: the fake, the working directory, the
@@ -140,7 +160,22 @@ async fn main() {
         );
     }
 
-    let fake = FakeTelegram::start(FakeTelegramConfig::unlimited().with_token(TOKEN)).await;
+    // The flood keeps Telegram's per-chat limit (the token's is off, and
+    // the bot's budget raised, as everywhere here); the others have none.
+    let limits = if args.scenario == Scenario::Flood {
+        Limits {
+            global: None,
+            ..Limits::default()
+        }
+    } else {
+        Limits::unlimited()
+    };
+    let fake = FakeTelegram::start(
+        FakeTelegramConfig::unlimited()
+            .with_token(TOKEN)
+            .with_limits(limits),
+    )
+    .await;
     let dir = tempfile::tempdir().expect("temp dir");
     let database_url = args
         .database_url
@@ -153,7 +188,7 @@ async fn main() {
         ("TIMEZONE", COMPANY_ZONE.name().to_owned()),
         ("PORT", "0".to_owned()),
         ("LOG_FORMAT", "json".to_owned()),
-        ("RUST_LOG", "warn".to_owned()),
+        ("RUST_LOG", args.rust_log.clone()),
         ("TELEGRAM_RATE", "10000".to_owned()),
         ("TELEGRAM_BULK_RATE", "10000".to_owned()),
     ]
@@ -193,5 +228,8 @@ async fn main() {
     }
     if scenario == Scenario::Reminders {
         reminders::reminders(&bench).await;
+    }
+    if scenario == Scenario::Flood {
+        flood::flood(&bench).await;
     }
 }
