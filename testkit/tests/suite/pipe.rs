@@ -161,7 +161,9 @@ pub(crate) async fn kill_mid_delivery(stack: &mut Stack, chats: &[i64], reached:
         .await
         .unwrap();
     stack.telegram.hold();
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    // Long enough for a loaded machine to record what Telegram answered
+    // before the hold (the record now also ends the message's lease).
+    tokio::time::sleep(Duration::from_secs(3)).await;
     stack.workers[0].kill().await;
     stack.telegram.release();
 }
